@@ -1,0 +1,1 @@
+"""The HTTP service: JSON API and pages, one router per feature."""

@@ -1,0 +1,29 @@
+"""The FastAPI application: opens the index once and mounts one router per feature."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+
+from .. import __version__, settings
+from ..archive import Archive, open_index
+from . import search
+
+log = logging.getLogger(__name__)
+
+
+def create_app(index_dir: str | Path | None = None, archive: Archive | None = None) -> FastAPI:
+    """The service over one index directory (default: the ARCHIVE_QA_INDEX setting)."""
+    app = FastAPI(title="archive_qa", version=__version__,
+                  description="Ask an archive of dated documents a question; get the dated sources back, cited.")
+    app.state.archive = archive or open_index(index_dir or settings.get("index_dir"))
+    app.include_router(search.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz(request: Request) -> dict[str, object]:
+        """Liveness and the index's size."""
+        return {"status": "ok", "documents": request.app.state.archive.store.count()}
+
+    return app

@@ -1,0 +1,89 @@
+"""The Python entry point: open an index and search it; picks up newly published generations."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from . import settings
+from .dates import PartialDate, parse_date
+from .documents import Document
+from .embedding import Embedder, get_embedder
+from .search import MODES, SearchRequest, search
+from .store import Store
+from .store.layout import CURRENT
+
+log = logging.getLogger(__name__)
+
+
+class Archive:
+    """A searchable index directory.
+
+    Example:
+        >>> archive = open_index("index")
+        >>> archive.search("what did Stalin say about neutral countries?", k=5)["results"][0]["date"]
+        '1951-08-28'
+    """
+
+    def __init__(self, index_dir: str | Path, model: str | None = None, device: str | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self._lock = threading.Lock()
+        self._pointer: tuple[int, int] | None = None
+        self._store = Store.open(self.index_dir, model)
+        self._pointer = self._pointer_stamp()
+        self.embedder: Embedder = get_embedder(self._store.model, device or settings.get("device"))
+
+    @property
+    def store(self) -> Store:
+        """The current generation, reopened when an ingest has published a newer one."""
+        stamp = self._pointer_stamp()
+        if stamp != self._pointer:
+            with self._lock:
+                if stamp != self._pointer:
+                    fresh = Store.open(self.index_dir, self._store.model)
+                    log.info("switched to generation %s", fresh.generation.name)
+                    self._store, self._pointer = fresh, stamp
+        return self._store
+
+    def _pointer_stamp(self) -> tuple[int, int] | None:
+        """Identity of the CURRENT pointer file: (inode, mtime_ns), cheap enough for every request."""
+        try:
+            info = (self.index_dir / CURRENT).stat()
+        except FileNotFoundError:
+            return None
+        return info.st_ino, info.st_mtime_ns
+
+    def search(self, query: str, k: int = 10, date_from: str | PartialDate | None = None,
+               date_to: str | PartialDate | None = None, person: str | list[str] | None = None,
+               mode: str = "hybrid") -> dict[str, Any]:
+        """Rank documents for a question; dates accept any form `parse_date` reads."""
+        if not query or not query.strip():
+            raise ValueError("query: must not be empty")
+        if mode not in MODES:
+            raise ValueError(f"mode: must be one of {', '.join(MODES)}")
+        people = [person] if isinstance(person, str) else list(person or [])
+        request = SearchRequest(query=query.strip(), k=k, date_from=_date(date_from), date_to=_date(date_to),
+                                people=[p for p in people if p.strip()], mode=mode)
+        return search(self.store, self.embedder, request)
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document by id, or None."""
+        return self.store.document(doc_id)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, date span, sizes and model."""
+        return self.store.stats()
+
+
+def open_index(index_dir: str | Path | None = None, model: str | None = None, device: str | None = None) -> Archive:
+    """Open an index directory for searching (default: the ARCHIVE_QA_INDEX setting)."""
+    return Archive(index_dir or settings.get("index_dir"), model, device)
+
+
+def _date(value: str | PartialDate | None) -> PartialDate | None:
+    """A PartialDate from a string or itself."""
+    if value is None or isinstance(value, PartialDate):
+        return value
+    return parse_date(value) if value.strip() else None

@@ -1,0 +1,208 @@
+"""The command line: mirrors the API, one subcommand per thing the page or endpoint does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from . import settings
+
+log = logging.getLogger("archive_qa")
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    """Register a subcommand's handler."""
+    def register(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = handler
+        return handler
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands and their options."""
+    parser = argparse.ArgumentParser(prog="archive-qa", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--index", default=settings.get("index_dir"), help="index directory (ARCHIVE_QA_INDEX)")
+        return p
+
+    p = with_index(sub.add_parser("ingest", help="add or replace documents from JSONL, JSON or CSV files"))
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--strict", action="store_true", help="refuse the whole batch if any record is bad")
+    p.add_argument("--model", default=settings.get("model"), help="embedding model (ARCHIVE_QA_MODEL)")
+    p.add_argument("--device", default=settings.get("device"), help="auto, cpu, cuda or mps")
+    p.add_argument("--batch-size", type=int, default=settings.get("batch_size"))
+    p.add_argument("--index-type", default="auto", choices=["auto", "flat", "ivf-sq8", "hnsw"])
+
+    p = with_index(sub.add_parser("remove", help="remove documents by id"))
+    p.add_argument("ids", nargs="+", metavar="ID")
+
+    p = with_index(sub.add_parser("reindex", help="re-embed every stored document (after a model change)"))
+    p.add_argument("--model", default=settings.get("model"))
+    p.add_argument("--device", default=settings.get("device"))
+
+    p = with_index(sub.add_parser("stats", help="what the index holds"))
+    p.add_argument("--json", action="store_true")
+
+    p = with_index(sub.add_parser("search", help="rank documents for a question"))
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10, help="number of results (1-100)")
+    p.add_argument("--from", dest="date_from", help="earliest date, e.g. 1951 or 1951-07 or 'July 1951'")
+    p.add_argument("--to", dest="date_to", help="latest date")
+    p.add_argument("--person", action="append", default=[], help="only documents naming this person")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
+    p.add_argument("--json", action="store_true", help="print the API's JSON object")
+
+    p = with_index(sub.add_parser("show", help="one document, whole"))
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    p = with_index(sub.add_parser("serve", help="serve the page and the JSON API"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="processes sharing one memory-mapped index")
+    return parser
+
+
+@command("ingest")
+def _ingest(args: argparse.Namespace) -> int:
+    from .indexing import ingest
+
+    report = ingest(args.index, args.paths, args.model, strict=args.strict, device=args.device,
+                    batch_size=args.batch_size, index_kind=args.index_type)
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    print(report.summary())
+    if report.errors:
+        print(f"{len(report.errors)} bad record(s) were skipped; fix them and ingest those files again "
+              "(or use --strict to refuse a batch with any bad record)", file=sys.stderr)
+        return 1
+    return 0
+
+
+@command("remove")
+def _remove(args: argparse.Namespace) -> int:
+    from .indexing import remove
+
+    report = remove(args.index, args.ids)
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+@command("reindex")
+def _reindex(args: argparse.Namespace) -> int:
+    from .indexing import reindex
+
+    print(reindex(args.index, args.model, device=args.device).summary())
+    return 0
+
+
+@command("stats")
+def _stats(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    stats = Store.open(args.index).stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+    else:
+        for key, value in stats.items():
+            print(f"{key:>14}: {value}")
+    return 0
+
+
+@command("search")
+def _search(args: argparse.Namespace) -> int:
+    from .archive import open_index
+
+    if not 1 <= args.k <= 100:
+        raise ValueError("-k: must be between 1 and 100")
+    response = open_index(args.index).search(args.query, k=args.k, date_from=args.date_from,
+                                             date_to=args.date_to, person=args.person, mode=args.mode)
+    if args.json:
+        print(json.dumps(response, ensure_ascii=False))
+        return 0
+    if not response["results"]:
+        print("No documents match.")
+    for rank, result in enumerate(response["results"], start=1):
+        print(f"{rank:>2}. {result['date_display']} — {result['label']}  [{result['id']}, score {result['score']:.3f}]")
+        if result["summary"] and result["summary"] != result["label"]:
+            print(f"    {result['summary']}")
+        print(f"    {result['citation']}")
+    return 0
+
+
+@command("show")
+def _show(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    doc = Store.open(args.index).document(args.id)
+    if doc is None:
+        print(f"no document with id {args.id!r}; `archive-qa search` finds ids", file=sys.stderr)
+        return 1
+    data = doc.to_dict(with_text=True)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for key in ("id", "date_display", "title", "summary", "people", "places", "source", "url"):
+            if data.get(key):
+                print(f"{key}: {data[key]}")
+        if data.get("text"):
+            print("\n" + data["text"])
+    return 0
+
+
+@command("serve")
+def _serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    os.environ["ARCHIVE_QA_INDEX"] = str(args.index)
+    if args.workers > 1:
+        uvicorn.run("archive_qa.api.app:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="info")
+    else:
+        from .api.app import create_app
+
+        uvicorn.run(create_app(args.index), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; known failures print one line saying what to do and exit non-zero."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "ingest":
+        logging.getLogger("archive_qa").setLevel(logging.INFO)
+    from .embedding import ModelNotFoundError
+    from .indexing import IngestRefused
+    from .records import CollectionError
+    from .store import IndexError_
+
+    try:
+        return COMMANDS[args.command](args)
+    except IngestRefused as refused:
+        for item in refused.errors:
+            print(item, file=sys.stderr)
+        print(f"archive-qa ingest: {refused}; fix the records above and run it again", file=sys.stderr)
+        return 1
+    except (CollectionError, IndexError_, ModelNotFoundError, ValueError) as error:
+        print(f"archive-qa {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"archive-qa {args.command}: interrupted; the index is as it was before", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

