@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 index/CURRENT: $(DATA) | $(STAMP)
-	$(BIN)/archive-qa ingest $(DATA) --index index
+	$(BIN)/archive-qa ingest $(DATA) --index index --sync
 
 index: index/CURRENT
 

@@ -140,3 +140,12 @@ def test_bundled_collections_ingest_cleanly() -> None:
 
     docs, errors = read_batch(sorted(DATA.glob("*.jsonl")))
     assert errors == [] and len(docs) == 343
+
+
+def test_sync_makes_the_index_hold_exactly_the_batch(seed_copy: Path, tmp_path: Path) -> None:
+    lines = (DATA / "seed_mao_stalin.jsonl").read_text(encoding="utf-8").splitlines()[:4]
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = ingest(seed_copy, [subset], MODEL, sync=True, progress=False)
+    assert (report.removed, report.embedded, report.total) == (6, 0, 4)
+    assert Store.open(seed_copy).document("seed-05") is None
