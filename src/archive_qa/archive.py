@@ -68,6 +68,17 @@ class Archive:
                                 people=[p for p in people if p.strip()], mode=mode)
         return search(self.store, self.embedder, request)
 
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None, **filters: Any) -> dict[str, Any]:
+        """Answer from the documents, every sentence cited; follow-ups are read against `history`.
+
+        Filters: k, date_from, date_to, person, place, sort ("relevance" or "date"), interpret, generate.
+        """
+        from .conversation import ask
+
+        if not question or not question.strip():
+            raise ValueError("question: must not be empty")
+        return ask(self, question.strip(), history, **filters)
+
     def document(self, doc_id: str) -> Document | None:
         """One document by id, or None."""
         return self.store.document(doc_id)

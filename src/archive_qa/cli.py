@@ -60,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
 
+    p = with_index(sub.add_parser("ask", help="a short answer composed from the documents, every sentence cited"))
+    p.add_argument("question")
+    p.add_argument("--from", dest="date_from", help="earliest date, e.g. 1951 or 1951-07 or 'July 1951'")
+    p.add_argument("--to", dest="date_to", help="latest date")
+    p.add_argument("--person", action="append", default=[], help="only documents by, to or about this person")
+    p.add_argument("--place", action="append", default=[], help="only documents at this place")
+    p.add_argument("--sort", default="relevance", choices=["relevance", "date"], help="order of the documents")
+    p.add_argument("--no-interpret", dest="interpret", action="store_false",
+                   help="do not read dates and people from the question")
+    p.add_argument("--json", action="store_true", help="print the API's JSON object")
+
     p = with_index(sub.add_parser("show", help="one document, whole"))
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
@@ -138,6 +149,24 @@ def _search(args: argparse.Namespace) -> int:
             print(f"    {result['summary']}")
         print(f"    {result['citation']}")
     return 0
+
+
+@command("ask")
+def _ask(args: argparse.Namespace) -> int:
+    from .archive import open_index
+
+    response = open_index(args.index).ask(args.question, date_from=args.date_from, date_to=args.date_to,
+                                          person=args.person, place=args.place, sort=args.sort,
+                                          interpret=args.interpret)
+    if args.json:
+        print(json.dumps(response, ensure_ascii=False))
+        return 0
+    print(response["answer"])
+    if response["citations"]:
+        print()
+    for entry in response["citations"]:
+        print(f"[{entry['marker']}] {entry['date_display'] or 'undated'} — {entry['title']}  ({entry['id']})")
+    return 0 if response["answerable"] else 1
 
 
 @command("show")

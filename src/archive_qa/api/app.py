@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from .. import __version__, settings
 from ..archive import Archive, open_index
-from . import search
+from . import ask, pages, search
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,8 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
                   description="Ask an archive of dated documents a question; get the dated sources back, cited.")
     app.state.archive = archive or open_index(index_dir or settings.get("index_dir"))
     app.include_router(search.router)
+    app.include_router(ask.router)
+    pages.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz(request: Request) -> dict[str, object]:

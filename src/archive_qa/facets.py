@@ -1,0 +1,101 @@
+"""Facets of a collection for the page's filters: people (with life dates), places, date span, with counts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .documents import Document
+
+log = logging.getLogger(__name__)
+
+LIMIT = 40  # values listed per facet
+
+_CACHE: dict[str, Facets] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One value of a facet and how many documents have it."""
+
+    value: str
+    count: int
+    born: int | None = None
+    died: int | None = None
+
+    @property
+    def label(self) -> str:
+        """"Joseph Stalin (1879–1953)" where life dates are known, else the value."""
+        if self.born or self.died:
+            return f"{self.value} ({self.born or '?'}–{self.died or ''})"
+        return self.value
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The filters a page offers over one generation."""
+
+    people: list[Facet]
+    places: list[Facet]
+    first_date: str | None
+    last_date: str | None
+    documents: int
+
+
+def places_of(doc: Document | dict[str, Any]) -> list[str]:
+    """A document's places: its `places` list and a dateline `place` kept among the extra fields."""
+    if isinstance(doc, Document):
+        places, extra = list(doc.places), doc.extra
+    else:
+        places, extra = list(doc.get("places") or []), doc.get("metadata") or {}
+    place = extra.get("place")
+    if isinstance(place, str) and place.strip() and place.strip() not in places:
+        places.append(place.strip())
+    return places
+
+
+def people_of(doc: Document, store: Any) -> set[str]:
+    """The canonical people a document is by, to or about, as the ranking's people index reads it."""
+    try:
+        from .ranking.people import index_for, involvement
+    except ImportError:  # an older ranking without a people index: the record's own names
+        return set(doc.people)
+    return set(involvement(doc, index_for(store)).named)
+
+
+def for_store(store: Any) -> Facets:
+    """The facets of a store's generation, computed once and cached."""
+    key = str(store.generation)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    people: Counter[str] = Counter()
+    places: Counter[str] = Counter()
+    for _, doc, _ in store.database.iter_documents():
+        people.update(people_of(doc, store))
+        places.update(places_of(doc))
+    life = _life_dates(store)
+    first, last = store.database.date_span()
+    facets = Facets(
+        people=[Facet(name, count, *life.get(name, (None, None))) for name, count in people.most_common(LIMIT)],
+        places=[Facet(name, count) for name, count in places.most_common(LIMIT)],
+        first_date=first, last_date=last, documents=store.count(),
+    )
+    log.info("facets: %d people, %d places", len(facets.people), len(facets.places))
+    with _LOCK:
+        _CACHE[key] = facets
+    return facets
+
+
+def _life_dates(store: Any) -> dict[str, tuple[int | None, int | None]]:
+    """Canonical name => (born, died) from the people files."""
+    try:
+        from .ranking.people import index_for
+    except ImportError:
+        return {}
+    return dict(index_for(store).life)

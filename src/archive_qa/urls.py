@@ -1,0 +1,61 @@
+"""The one place that builds every link: document pages, their JSON twins and question permalinks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, urlencode, urlsplit
+
+HOME = "/"
+ASK_API = "/api/ask"
+SEARCH_API = "/api/search"
+STATIC = "/static"
+FILTER_KEYS = ("date_from", "date_to", "person", "place", "sort")
+
+
+def document_page(doc_id: str) -> str:
+    """The HTML page of one document."""
+    return f"/documents/{quote(doc_id, safe='')}"
+
+
+def document_json(doc_id: str) -> str:
+    """The JSON twin of a document page."""
+    return f"/api/documents/{quote(doc_id, safe='')}"
+
+
+def static(name: str) -> str:
+    """A file under web/static."""
+    return f"{STATIC}/{quote(name)}"
+
+
+def permalink(question: str | None = None, history: Iterable[str] = (), filters: Mapping[str, object] | None = None,
+              interpret: bool = True) -> str:
+    """`/?q=...` reproducing a question, the earlier questions of its thread and its filters.
+
+    Example:
+        >>> permalink("what did Stalin say?", filters={"date_from": "1951"})
+        '/?q=what+did+Stalin+say%3F&date_from=1951'
+    """
+    pairs: list[tuple[str, str]] = []
+    if question:
+        pairs.append(("q", question))
+    pairs += [("h", earlier) for earlier in history]
+    for key in FILTER_KEYS:
+        value = (filters or {}).get(key)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        pairs += [(key, str(v)) for v in values if v not in (None, "", "relevance")]
+    if not interpret:
+        pairs.append(("interpret", "0"))
+    return HOME + ("?" + urlencode(pairs) if pairs else "")
+
+
+def card_anchor(turn: int, rank: int) -> str:
+    """The HTML id of a result card: turn number and rank, both from 1."""
+    return f"t{turn}-doc{rank}"
+
+
+def external(url: str | None) -> str | None:
+    """A document's link to its original, only when it is http(s): a `javascript:` URL never becomes a link."""
+    if not url:
+        return None
+    scheme = urlsplit(url.strip()).scheme.lower()
+    return url.strip() if scheme in ("http", "https") else None
