@@ -112,3 +112,33 @@ def bundled_server(bundled_index: Path) -> Iterator[LiveServer]:
 
     with LiveServer(create_app(bundled_index)) as server:
         yield server
+
+
+HOSTILE = [  # documents whose fields carry markup that must never run or render as HTML
+    {"id": "evil-1", "date": "1951-08-30", "title": "<script>window.__xss = 1</script>Report on armistice <b>bold</b>",
+     "summary": "Armistice monitoring report <img src=x onerror=\"window.__xss = 2\"> on neutral inspection teams.",
+     "text": "Armistice monitoring.\n\n<script>window.__xss = 3</script> Neutral inspection teams are discussed.",
+     "people": ["<i>Stalin</i>"], "url": "javascript:window.__xss = 4",
+     "source": "Test <svg onload=\"window.__xss = 5\"> archive"},
+]
+
+
+@pytest.fixture(scope="session")
+def hostile_index(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
+    """The seed documents plus one whose every field carries script or markup; read-only."""
+    from archive_qa.indexing import ingest
+
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "index"
+    ingest(path, [DATA / "seed_mao_stalin.jsonl", write_jsonl(folder / "hostile.jsonl", HOSTILE)], MODEL,
+           progress=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def hostile_server(hostile_index: Path) -> Iterator[LiveServer]:
+    """The service over the hostile index, on a real loopback port."""
+    from archive_qa.api.app import create_app
+
+    with LiveServer(create_app(hostile_index)) as server:
+        yield server

@@ -103,7 +103,19 @@ class Embedder:
         return vector
 
 
+def get_embedder(model: str, device: str = "auto", batch_size: int | None = None) -> Embedder:
+    """The process-wide embedder for a model and device: loaded on first use, then shared.
+
+    "auto" and the device it resolves to share one instance (so ingest and search in one process
+    hold one copy of the model); a given `batch_size` becomes the instance's document batch size.
+    """
+    embedder = _shared_embedder(model, pick_device(device))
+    if batch_size:
+        embedder.batch_size = batch_size
+    return embedder
+
+
 @lru_cache(maxsize=4)
-def get_embedder(model: str, device: str = "auto", batch_size: int = 64) -> Embedder:
-    """The process-wide embedder for a model: loaded on first use, then shared."""
-    return Embedder(model, device=device, batch_size=batch_size)
+def _shared_embedder(model: str, device: str) -> Embedder:
+    """One Embedder per (model, resolved device)."""
+    return Embedder(model, device=device)

@@ -69,8 +69,11 @@ class Store:
         return vector_index.search(self.vectors, query, k, allowed)
 
     def stored_vectors(self) -> np.ndarray:
-        """All document vectors, row-aligned, memory-mapped."""
-        return np.load(self.generation / VECTORS, mmap_mode="r")
+        """All document vectors, row-aligned, memory-mapped (opened once per generation)."""
+        vectors: np.ndarray | None = getattr(self, "_stored_vectors", None)
+        if vectors is None:
+            vectors = self._stored_vectors = np.load(self.generation / VECTORS, mmap_mode="r")
+        return vectors
 
     def stats(self) -> dict[str, Any]:
         """Counts, dates, sizes and the model, for `archive-qa stats` and /api/stats."""

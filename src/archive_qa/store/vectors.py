@@ -55,12 +55,19 @@ def save(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
+# Read-only memory maps, so the processes that serve one index share its pages in the page cache:
+# MMAP_IFC maps the codes of flat and HNSW indexes, MMAP the inverted lists of IVF ones.
+MMAP_FLAGS = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY, faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+
+
 def load(path: Path) -> faiss.Index:
-    """Read an index, memory-mapped so processes that serve it share one copy in the page cache."""
-    try:
-        return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-    except RuntimeError:
-        return faiss.read_index(str(path))
+    """Read an index, memory-mapped where FAISS can (read into memory otherwise)."""
+    for flags in MMAP_FLAGS:
+        try:
+            return faiss.read_index(str(path), flags)
+        except RuntimeError:
+            continue
+    return faiss.read_index(str(path))
 
 
 def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
