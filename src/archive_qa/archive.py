@@ -13,7 +13,7 @@ from .documents import Document
 from .embedding import Embedder, get_embedder
 from .search import MODES, SearchRequest, search
 from .store import Store
-from .store.layout import CURRENT
+from .store.layout import CURRENT, IndexError_
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,22 @@ class Archive:
 
     @property
     def store(self) -> Store:
-        """The current generation, reopened when an ingest has published a newer one."""
+        """The current generation, reopened when an ingest has published a newer one.
+
+        A request holds on to the Store it got, so it sees one generation from start to end. When the new
+        generation cannot be opened (damaged, or CURRENT removed), the one already open keeps answering and
+        the error is logged once per change of CURRENT.
+        """
         stamp = self._pointer_stamp()
         if stamp != self._pointer:
             with self._lock:
                 if stamp != self._pointer:
-                    fresh = Store.open(self.index_dir, self._store.model)
+                    try:
+                        fresh = Store.open(self.index_dir, self._store.model)
+                    except IndexError_ as error:
+                        log.error("still serving generation %s: %s", self._store.generation.name, error)
+                        self._pointer = stamp
+                        return self._store
                     log.info("switched to generation %s", fresh.generation.name)
                     self._store, self._pointer = fresh, stamp
         return self._store

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_index(sub.add_parser("stats", help="what the index holds"))
     p.add_argument("--json", action="store_true")
 
+    p = with_index(sub.add_parser("check", help="verify every index file in full (checksums, SQLite, FAISS)"))
+    p.add_argument("--json", action="store_true")
+
     p = with_index(sub.add_parser("search", help="rank documents for a question"))
     p.add_argument("query")
     p.add_argument("-k", type=int, default=10, help="number of results (1-100)")
@@ -114,6 +117,29 @@ def _reindex(args: argparse.Namespace) -> int:
     from .indexing import reindex
 
     print(reindex(args.index, args.model, device=args.device).summary())
+    return 0
+
+
+@command("check")
+def _check(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from .store.check import check_index
+    from .store.layout import rebuild_hint
+
+    report = check_index(args.index)
+    if args.json:
+        print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not report.ok:
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        print(f"archive-qa check: {args.index} is damaged; {rebuild_hint(Path(args.index))}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(f"ok: {args.index}, generation {report.generation}, {report.documents} documents, all files verified")
     return 0
 
 

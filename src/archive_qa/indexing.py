@@ -86,14 +86,22 @@ def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) 
 def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_size: int = 64,
             index_kind: str = "auto", progress: bool | None = None) -> IngestReport:
     """Re-embed every stored document with `model` (after a model change or a damaged vector file)."""
+    import sqlite3
+
     from .store.database import Database
-    from .store.layout import DATABASE, current_generation
+    from .store.layout import IndexCorruptError, latest_database
 
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
-        database = Database(current_generation(index_dir) / DATABASE)
-        documents = [doc for _, doc, _ in database.iter_documents()]
-        database.close()
+        path = latest_database(index_dir)  # falls back to the newest generation when CURRENT is damaged
+        try:
+            database = Database(path)
+            documents = [doc for _, doc, _ in database.iter_documents()]
+            database.close()
+        except (sqlite3.Error, ValueError) as error:
+            raise IndexCorruptError(f"{path} is damaged ({error}), so reindex cannot rebuild from it; delete "
+                                    f"{index_dir} and run `archive-qa ingest FILE... --index {index_dir}` "
+                                    "with the original collection files") from None
         embedder = get_embedder(model, device, batch_size)
         vectors = embedder.encode_documents([d.embedding_text() for d in documents], progress)
         write_generation(index_dir, documents, vectors, model, index_kind)

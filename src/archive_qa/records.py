@@ -58,6 +58,7 @@ def record_to_document(raw: Any, location: str) -> Document | RecordError:
         return RecordError(location, f"expected an object with fields, got {type(raw).__name__}")
     record = {k: v for k, v in raw.items() if not _is_empty(v)}
     try:
+        _check_storable(record)
         doc_id = record.get("id")
         if doc_id is None:
             raise ValueError("missing required field 'id'")
@@ -85,6 +86,18 @@ def record_to_document(raw: Any, location: str) -> Document | RecordError:
         )
     except ValueError as error:
         return RecordError(location, str(error))
+
+
+def _check_storable(record: dict[str, Any]) -> None:
+    """Every field must be valid Unicode (no lone surrogates) with finite numbers, as JSON and SQLite need."""
+    for key, value in record.items():
+        try:
+            json.dumps({key: value}, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeError:
+            raise ValueError(f"field {ascii(key)} holds invalid Unicode (a lone surrogate)") from None
+        except (ValueError, RecursionError) as error:
+            reason = "a number that is not finite (NaN, Infinity)" if "float" in str(error) else "a number too large"
+            raise ValueError(f"field {ascii(key)} holds {reason}") from None
 
 
 def _is_empty(value: Any) -> bool:
@@ -120,7 +133,7 @@ def _date(record: dict[str, Any], name: str) -> tuple[PartialDate | None, str | 
     if value is None:
         return None, None
     if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
+        value = str(value) if abs(value) < 10**6 else f"{value:.3g}"
     if not isinstance(value, str):
         raise ValueError(f"field {name!r} must be a date string, got {type(value).__name__}")
     try:
@@ -176,6 +189,8 @@ def _jsonl_records(path: Path, content: str) -> Iterator[tuple[str, Any]]:
             yield location, json.loads(line)
         except json.JSONDecodeError as error:
             yield location, RecordError(location, f"not valid JSON ({error.msg} at column {error.colno})")
+        except RecursionError:
+            yield location, RecordError(location, "not valid JSON (nested too deeply)")
 
 
 def _json_array_records(path: Path, content: str) -> Iterator[tuple[str, Any]]:
@@ -193,6 +208,8 @@ def _json_array_records(path: Path, content: str) -> Iterator[tuple[str, Any]]:
             value, position = decoder.raw_decode(content, position)
         except json.JSONDecodeError as error:
             raise CollectionError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        except RecursionError:
+            raise CollectionError(f"{path}:{line}: not valid JSON (nested too deeply)") from None
         yield f"{path}:{line}", value
         position = _skip(content, position, " \t\r\n")
         if position < len(content) and content[position] == ",":
@@ -213,7 +230,15 @@ def _csv_records(path: Path, content: str) -> Iterator[tuple[str, Any]]:
     if not reader.fieldnames or "id" not in [name.strip() for name in reader.fieldnames]:
         raise CollectionError(f"{path}:1: a CSV collection needs a header row with an 'id' column")
     start = reader.line_num + 1
-    for row in reader:
+    csv.field_size_limit(2**31 - 1)  # full texts of archive documents exceed the 128 KiB default
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise CollectionError(f"{path}:{start}: not valid CSV ({error})") from None
         location = f"{path}:{start}"
         start = reader.line_num + 1
         if None in row:

@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("device", "auto", "ARCHIVE_QA_DEVICE", "Where to embed: auto, cpu, cuda or mps."),
     Setting("batch_size", 64, "ARCHIVE_QA_BATCH_SIZE", "Documents embedded per batch on ingest."),
     Setting("max_question_chars", 1000, "ARCHIVE_QA_MAX_QUESTION_CHARS", "Longest question accepted."),
+    Setting("max_body_bytes", 65536, "ARCHIVE_QA_MAX_BODY_BYTES",
+            "Largest request body the API reads; a bigger one gets 413."),
     Setting("cors_origins", "", "ARCHIVE_QA_CORS_ORIGINS",
             "Comma-separated origins allowed to call the API from a browser; empty means none."),
     Setting("llm_url", "", "ARCHIVE_QA_LLM_URL",

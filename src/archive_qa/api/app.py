@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from .. import __version__, settings
 from ..archive import Archive, open_index
-from . import ask, pages, search
+from . import ask, limits, pages, search
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     app = FastAPI(title="archive_qa", version=__version__,
                   description="Ask an archive of dated documents a question; get the dated sources back, cited.")
     app.state.archive = archive or open_index(index_dir or settings.get("index_dir"))
+    limits.install(app)
     app.include_router(search.router)
     app.include_router(ask.router)
     pages.install(app)

@@ -35,6 +35,15 @@ class SearchBody(BaseModel):
     def _person(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("person")
+    @classmethod
+    def _people(cls, value: list[str]) -> list[str]:
+        return check_people(value)
+
+
+MAX_PEOPLE = 20  # person filters per request
+MAX_NAME_CHARS = 200
+
 
 def check_question(value: str) -> str:
     """A non-blank question of bounded length."""
@@ -43,7 +52,29 @@ def check_question(value: str) -> str:
     limit = settings.get("max_question_chars")
     if len(value) > limit:
         raise ValueError(f"must be at most {limit} characters")
+    check_text(value)
     return value.strip()
+
+
+def check_people(names: list[str]) -> list[str]:
+    """A bounded list of bounded names."""
+    if len(names) > MAX_PEOPLE:
+        raise ValueError(f"at most {MAX_PEOPLE} people may be given")
+    for name in names:
+        if len(name) > MAX_NAME_CHARS:
+            raise ValueError(f"a name must be at most {MAX_NAME_CHARS} characters")
+        check_text(name)
+    return names
+
+
+def check_text(value: str) -> str:
+    """Text that can be stored and returned as UTF-8 (a JSON body can smuggle in lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
 
 
 def check_date(value: str | None) -> str | None:

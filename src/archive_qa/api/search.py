@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from ..archive import Archive
 from .errors import bad_parameter
-from .schemas import SearchBody, check_date, check_question
+from .schemas import SearchBody, check_date, check_people, check_question
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -44,6 +44,10 @@ def search_get(
             check_date(value)
         except ValueError as error:
             raise bad_parameter("query", name, str(error)) from None
+    try:
+        check_people(person)
+    except ValueError as error:
+        raise bad_parameter("query", "person", str(error)) from None
     body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, mode=mode)
     return run_search(archive_of(request), body)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -40,6 +41,10 @@ class IndexCorruptError(IndexError_):
     """An index file is truncated, altered or unreadable."""
 
 
+class IndexWriteError(IndexError_):
+    """Writing a new generation failed (disk full, file too large, I/O error); nothing was published."""
+
+
 def rebuild_hint(index_dir: Path) -> str:
     """The commands that rebuild an index directory."""
     return (f"rebuild it: `archive-qa reindex --index {index_dir}` re-embeds the stored documents, "
@@ -50,13 +55,16 @@ def current_generation(index_dir: Path) -> Path:
     """The published generation's directory."""
     pointer = index_dir / CURRENT
     try:
-        name = pointer.read_text(encoding="utf-8").strip()
+        name = pointer.read_bytes().decode("utf-8", "replace").strip()
     except FileNotFoundError:
+        if any(p.is_dir() and not p.name.startswith(".") for p in (index_dir / GENERATIONS).glob("*")):
+            raise IndexCorruptError(f"{pointer} is missing but {index_dir / GENERATIONS} holds generations; "
+                                    f"{rebuild_hint(index_dir)}") from None
         raise IndexMissingError(
             f"no index in {index_dir}; build one with `archive-qa ingest FILE... --index {index_dir}`"
         ) from None
     path = index_dir / GENERATIONS / name
-    if not name or "/" in name or not path.is_dir():
+    if not name or "/" in name or name.startswith(".") or not path.is_dir():
         raise IndexCorruptError(f"{pointer} names a missing generation {name!r}; {rebuild_hint(index_dir)}")
     return path
 
@@ -68,35 +76,62 @@ def read_manifest(generation: Path) -> dict[str, Any]:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise IndexCorruptError(f"{generation / MANIFEST} is unreadable ({error}); {rebuild_hint(index_dir)}") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if not isinstance(manifest, dict):
+        manifest = {}
+    if manifest.get("format_version") != FORMAT_VERSION and "format_version" in manifest:
         raise IndexMismatchError(
             f"{index_dir} has index format {manifest.get('format_version')}, this archive_qa reads "
             f"format {FORMAT_VERSION}; delete {index_dir} and run `archive-qa ingest FILE... --index {index_dir}`"
         )
-    for name, info in manifest.get("files", {}).items():
+    if not isinstance(manifest.get("files"), dict) or not all(isinstance(manifest.get(key), kind) for key, kind in (
+            ("format_version", int), ("model", str), ("count", int), ("dimension", int))):
+        raise IndexCorruptError(f"{generation / MANIFEST} lacks its fields (format_version, files, model, count, "
+                                f"dimension); {rebuild_hint(index_dir)}")
+    for name, info in manifest["files"].items():
         path = generation / name
-        size = path.stat().st_size if path.exists() else -1
-        if size != info["bytes"]:
+        expected = info.get("bytes") if isinstance(info, dict) else None
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing; {rebuild_hint(index_dir)}")
+        if path.stat().st_size != expected:
             raise IndexCorruptError(
-                f"{path} is {size} bytes, the manifest says {info['bytes']}: the file is truncated or "
+                f"{path} is {path.stat().st_size} bytes, the manifest says {expected}: the file is truncated or "
                 f"altered; {rebuild_hint(index_dir)}"
             )
     return manifest
 
 
 def new_generation_dir(index_dir: Path) -> Path:
-    """A fresh temporary directory for a generation being written."""
+    """A fresh temporary directory for a generation being written (call under `writer_lock`).
+
+    Leftovers of writers that were killed are removed first, so a full disk gets its space back. Names
+    sort in creation order: UTC time to the nanosecond, then the process id.
+    """
     root = index_dir / GENERATIONS
     root.mkdir(parents=True, exist_ok=True)
-    path = root / f".tmp-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    remove_unfinished(index_dir)
+    now = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 10**9))
+    path = root / f".tmp-{stamp}.{now % 10**9:09d}-{os.getpid()}"
     path.mkdir()
     return path
+
+
+def remove_unfinished(index_dir: Path) -> list[Path]:
+    """Delete `.tmp-*` generations and a stray CURRENT.tmp left by a killed writer (call under `writer_lock`)."""
+    root = index_dir / GENERATIONS
+    stale = [p for p in root.iterdir() if p.name.startswith(".tmp-")] if root.is_dir() else []
+    for path in stale:
+        log.warning("removing unfinished generation %s left by an interrupted ingest", path.name)
+        shutil.rmtree(path, ignore_errors=True)
+    (index_dir / f"{CURRENT}.tmp").unlink(missing_ok=True)
+    return stale
 
 
 def publish(index_dir: Path, tmp: Path, manifest: dict[str, Any]) -> Path:
     """Seal a written generation and point CURRENT at it in one atomic rename."""
     manifest = dict(manifest, format_version=FORMAT_VERSION, files={
-        p.name: {"bytes": p.stat().st_size} for p in sorted(tmp.iterdir()) if p.name != MANIFEST
+        p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in sorted(tmp.iterdir())
+        if p.name != MANIFEST
     })
     _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2).encode())
     for path in tmp.iterdir():
@@ -111,17 +146,48 @@ def publish(index_dir: Path, tmp: Path, manifest: dict[str, Any]) -> Path:
     return final
 
 
-def collect_garbage(index_dir: Path, keep: int = 2) -> None:
-    """Remove unfinished writes and all but the newest `keep` generations (the current one always stays)."""
+def collect_garbage(index_dir: Path, keep: int = 2, grace_s: float = 300.0) -> None:
+    """Remove unfinished writes and all but the newest `keep` generations (the current one always stays).
+
+    A generation superseded less than `grace_s` seconds ago stays too: a server may still be answering a
+    request from it, and one that has not yet opened its database in some thread would fail.
+    """
     root = index_dir / GENERATIONS
     if not root.is_dir():
         return
     current = (index_dir / CURRENT).read_text().strip() if (index_dir / CURRENT).exists() else ""
     finished = sorted((p for p in root.iterdir() if not p.name.startswith(".tmp-")), key=lambda p: p.name)
     stale = [p for p in root.iterdir() if p.name.startswith(".tmp-")]
-    stale += [p for p in finished[:-keep] if p.name != current]
+    now = time.time()
+    for older, newer in zip(finished[:-keep], finished[1:]):
+        if older.name != current and now - newer.stat().st_mtime > grace_s:
+            stale.append(older)
     for path in stale:
+        log.info("removing old generation %s", path.name)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def latest_database(index_dir: Path) -> Path:
+    """The database to rebuild from: the current generation's, else (CURRENT damaged) the newest one on disk."""
+    try:
+        return current_generation(index_dir) / DATABASE
+    except IndexError_ as error:
+        root = index_dir / GENERATIONS
+        candidates = sorted((p / DATABASE for p in root.iterdir() if not p.name.startswith(".tmp-")
+                             and (p / DATABASE).is_file()), reverse=True) if root.is_dir() else []
+        if not candidates:
+            raise error from None
+        log.warning("%s; rebuilding from %s", error, candidates[0])
+        return candidates[0]
 
 
 @contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,8 @@ from ..documents import Document
 from . import vectors as vector_index
 from .database import Database, create
 from .layout import (
-    DATABASE, FAISS, VECTORS, IndexCorruptError, IndexMismatchError, collect_garbage, current_generation,
-    new_generation_dir, publish, read_manifest, rebuild_hint,
+    DATABASE, FAISS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
+    current_generation, new_generation_dir, publish, read_manifest, rebuild_hint,
 )
 
 log = logging.getLogger(__name__)
@@ -27,11 +29,8 @@ class Store:
         self.generation = generation
         self.index_dir = generation.parent.parent
         self.manifest = read_manifest(generation)
-        try:
-            self.database = Database(generation / DATABASE)
-            self.vectors = vector_index.load(generation / FAISS)
-        except Exception as error:  # sqlite3 and FAISS raise several kinds on damaged files
-            raise IndexCorruptError(f"cannot open {generation}: {error}; {rebuild_hint(self.index_dir)}") from None
+        self.database = _open_file(generation / DATABASE, Database)
+        self.vectors = _open_file(generation / FAISS, vector_index.load)
         if self.vectors.ntotal != self.manifest["count"]:
             raise IndexCorruptError(f"{generation / FAISS} holds {self.vectors.ntotal} vectors, the manifest "
                                     f"says {self.manifest['count']}; {rebuild_hint(self.index_dir)}")
@@ -91,6 +90,18 @@ class Store:
         self.database.close()
 
 
+def _open_file(path: Path, opener: Any) -> Any:
+    """Open one index file, turning the many errors of a damaged file into one that names it."""
+    try:
+        return opener(path)
+    except Exception as error:  # sqlite3 and FAISS raise several kinds on damaged files
+        index_dir = path.parent.parent.parent
+        hint = rebuild_hint(index_dir) if path.name != DATABASE else (
+            f"the stored documents are lost: delete {index_dir} and run `archive-qa ingest FILE... --index "
+            f"{index_dir}` with the original collection files")
+        raise IndexCorruptError(f"{path} is damaged ({error}); {hint}") from None
+
+
 def write_generation(index_dir: Path, documents: list[Document], vectors: np.ndarray, model: str,
                      index_kind: str = "auto") -> Path:
     """Write documents and their row-aligned vectors as a new generation and publish it atomically.
@@ -110,10 +121,12 @@ def write_generation(index_dir: Path, documents: list[Document], vectors: np.nda
         manifest = {"model": model, "dimension": int(vectors.shape[1]), "count": len(documents),
                     "index_type": kind, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         final = publish(index_dir, tmp, manifest)
-    except BaseException:
-        import shutil
-
+    except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(error, (OSError, sqlite3.Error, RuntimeError)):  # disk full, file too large, I/O
+            raise IndexWriteError(f"writing a new generation of {index_dir} failed ({error}); nothing was "
+                                  "published and the previous index is unchanged; free disk space and run "
+                                  "the command again") from error
         raise
     collect_garbage(index_dir)
     return final

@@ -1,0 +1,105 @@
+"""Guards against hostile requests: a body-size cap (413), safe 422s, and CORS closed unless configured."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import settings
+
+log = logging.getLogger(__name__)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `max_bytes` with 413, by Content-Length or while the body streams in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(send)
+            return
+        chunks: list[bytes] = []  # the body is read here, in full, only while it stays under the cap
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    async def _refuse(self, send: Send) -> None:
+        """A 413 in the API's error shape, naming the limit and its setting."""
+        body = json.dumps({"detail": [{
+            "loc": ["body"], "type": "too_large",
+            "msg": f"request body over {self.max_bytes} bytes (setting max_body_bytes, ARCHIVE_QA_MAX_BODY_BYTES)",
+        }]}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive callable that hands the app the already-read body once, then defers to the client."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's own 422, with echoed input made encodable (a body may hold NaN, 1e999 or lone surrogates)."""
+    return JSONResponse(status_code=422, content={"detail": _encodable(jsonable_encoder(error.errors()))})
+
+
+def _encodable(value: Any) -> Any:
+    """`value` with non-finite numbers as strings and lone surrogates backslash-escaped."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, (list, tuple)):
+        return [_encodable(item) for item in value]
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    return value
+
+
+def install(app: FastAPI) -> None:
+    """Add the body-size cap and safe 422s, and CORS only for the origins the `cors_origins` setting names."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.get("max_body_bytes"))
+    app.add_exception_handler(RequestValidationError, validation_error)
+    origins = [origin.strip() for origin in settings.get("cors_origins").split(",") if origin.strip()]
+    if origins:
+        log.info("CORS allowed for %s", ", ".join(origins))
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"], max_age=600)
+
