@@ -27,6 +27,7 @@ THIN_SUMMARY = 120  # characters: below this (title aside) the full text is read
 TEXT_SENTENCES = 12  # text sentences per document kept, by word overlap, before embedding
 MAX_CHARS = 320  # longest quoted sentence
 PRONOUN_PENALTY = 0.15  # a sentence that opens with a pronoun reads badly out of its document
+SUPPORT_SIMILARITY = 0.5  # cosine at which a sentence sharing no word with the question still answers it
 OVERLAP_WEIGHT = 0.5  # share of the rarity-weighted word overlap in a sentence's score
 
 SEQUENCE = re.compile(
@@ -47,6 +48,7 @@ _SPLIT = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"”’)]))\s+(?=[\"“‘(]?[A-Z
 _DOCUMENT_NOUNS = frozenset("telegram memorandum letter draft note message report minutes record cable despatch "
                             "dispatch circular instruction airgram aide-mémoire statement".split())
 _PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.IGNORECASE)
+GENERIC_TITLES = {"editorial note": "editorial note", "note": "note", "untitled": "document"}
 _LOWER_LEAD = frozenset("the a an this these that those he she they it we his her their its our there".split())
 
 
@@ -57,11 +59,24 @@ class Sentence:
     doc: dict[str, Any]  # the search result it came from
     text: str
     score: float = 0.0
+    similarity: float = 0.0  # cosine to the question (0 without a model)
 
 
 def content_words(text: str) -> list[str]:
     """Lower-case words that carry meaning: stop words and one-letter tokens dropped."""
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+
+
+def stems(text: str) -> set[str]:
+    """Content words with plural and verb endings cut, so "tests" meets "test" and "invited" meets "inviting"."""
+    found = set()
+    for word in content_words(text):
+        for suffix in ("ing", "ed", "es", "s"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+                word = word[: -len(suffix)]
+                break
+        found.add(word)
+    return found
 
 
 def split_sentences(text: str) -> list[str]:
@@ -81,6 +96,13 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in pieces if p]
 
 
+def _repeats(sentence: str, title: str) -> bool:
+    """Whether a sentence only restates the document's title."""
+    plain = sentence.strip().rstrip(".").lower()
+    return bool(title) and (plain == title or (len(plain) >= 20 and (title.startswith(plain) or plain.startswith(title)
+                                                                     and len(plain) - len(title) < 40)))
+
+
 def asks_for_sequence(question: str) -> bool:
     """Whether the question asks how events followed one another."""
     return bool(SEQUENCE.search(question))
@@ -89,14 +111,13 @@ def asks_for_sequence(question: str) -> bool:
 def candidates(result: dict[str, Any], document: Document | None, question_words: set[str]) -> list[Sentence]:
     """Sentences of a result's summary, and of its text where the summary is thin."""
     title = (result.get("title") or "").strip().rstrip(".").lower()
-    summary = [s for s in split_sentences(result.get("summary") or "")
-               if s.strip().rstrip(".").lower() != title]
+    summary = [s for s in split_sentences(result.get("summary") or "") if not _repeats(s, title)]
     found = [Sentence(result, s) for s in summary if len(content_words(s)) >= 2]
     body = sum(len(s.text) for s in found)
     text = document.text if document else None
     if text and body < THIN_SUMMARY:
         prose = [s for s in split_sentences(text) if 40 <= len(s) <= 1200 and "|" not in s]
-        prose.sort(key=lambda s: -len(question_words & set(content_words(s))))
+        prose.sort(key=lambda s: -len(question_words & stems(s)))
         seen = {s.text for s in found}
         found += [Sentence(result, s) for s in prose[:TEXT_SENTENCES] if s not in seen]
     if not found:
@@ -111,8 +132,8 @@ def score_sentences(question: str, sentences: list[Sentence], embedder: Embedder
     Overlap weighs each shared word by its rarity among the candidate documents, so names every candidate
     shares ("Mao", "Stalin") count for little and the distinctive words of the question for much.
     """
-    words = set(content_words(question))
-    bags = [set(content_words(s.text)) for s in sentences]
+    words = stems(question)
+    bags = [stems(s.text) for s in sentences]
     per_doc: dict[str, set[str]] = {}
     for sentence, bag in zip(sentences, bags):
         per_doc.setdefault(sentence.doc["id"], set()).update(bag)
@@ -125,6 +146,7 @@ def score_sentences(question: str, sentences: list[Sentence], embedder: Embedder
         vectors = embedder.encode_documents([s.text for s in sentences], progress=False)
         cosine = vectors @ np.asarray(query, dtype=np.float32)
         for sentence, similarity, shared in zip(sentences, cosine, overlap):
+            sentence.similarity = float(similarity)
             sentence.score = float(similarity) + OVERLAP_WEIGHT * shared
     else:
         for sentence, shared in zip(sentences, overlap):
@@ -134,10 +156,20 @@ def score_sentences(question: str, sentences: list[Sentence], embedder: Embedder
             sentence.score -= PRONOUN_PENALTY
 
 
+def supported(question: str, sentence: Sentence) -> bool:
+    """Whether the leading sentence really bears on the question: a shared content word, or a close meaning.
+
+    A guard against stretching: the search may find its nearest documents even when none is about the question.
+    """
+    doc = sentence.doc
+    words = stems(" ".join([sentence.text, doc.get("title") or "", doc.get("summary") or ""]))
+    return bool(stems(question) & words) or sentence.similarity >= SUPPORT_SIMILARITY
+
+
 def date_lead(result: dict[str, Any]) -> str:
-    """"On 28 August 1951", "In August 1951", "In 1951" or "In an undated document"."""
+    """"On 28 August 1951", "In August 1951", "In 1951" or "" for an undated document."""
     if not result.get("date"):
-        return "In an undated document"
+        return ""
     date = PartialDate.from_iso(result["date"])
     return f"{'On' if date.precision == 'day' else 'In'} {date.display}"
 
@@ -147,19 +179,28 @@ def phrase(result: dict[str, Any], sentence: str, marker: int) -> str:
     text = " ".join(sentence.split())
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-    text = text.rstrip(" .;:,")
+    text = re.sub(r"^Subject:\s*", "", text.rstrip(" .;:,"))
+    lead = date_lead(result)
+    title = (result.get("title") or "").strip().rstrip(".")
+    kind = GENERIC_TITLES.get(title.lower())
+    if len(title) > 110:
+        title = title[:110].rsplit(" ", 1)[0] + " …"
+    if not lead:
+        placed = PartialDate.from_iso(result["date_inferred"]).display if result.get("date_inferred") else None
+        where = f" (placed at {placed})" if placed else ""
+        opening = f"An undated {kind}{where}" if kind else (f"In “{title}” (undated{', placed at ' + placed if placed else ''})"
+                                                            if title else f"In an undated document{where}")
+        return f"{opening}: {text} [{marker}]."
+    if kind:
+        return f"{lead}, in an {kind}: {text} [{marker}]."
+    if title:
+        return f"{lead}, in “{title}”: {text} [{marker}]."
     first = text.split(" ", 1)[0]
     if first[:1].isupper() and first[1:].islower():
         if first.lower() in _LOWER_LEAD:
             text = first.lower() + text[len(first):]
         elif first.lower() in _DOCUMENT_NOUNS:
             text = f"{'an' if first[0] in 'AEIOU' else 'a'} {first.lower()}{text[len(first):]}"
-    lead = date_lead(result)
-    title = (result.get("title") or "").strip().rstrip(".")
-    if title:
-        if len(title) > 110:
-            title = title[:110].rsplit(" ", 1)[0] + " …"
-        return f"{lead}, in “{title}”: {text} [{marker}]."
     return f"{lead}, {text} [{marker}]."
 
 
@@ -183,7 +224,7 @@ def compose(question: str, response: dict[str, Any], embedder: Embedder | None =
     limit = MAX_SEQUENCE if sequence else MAX_SENTENCES
     top = results[:max(CONSIDERED, limit)]
     documents = lookup([r["id"] for r in top]) if lookup else {}
-    words = set(content_words(question))
+    words = stems(question)
     pool = [s for r in top for s in candidates(r, documents.get(r["id"]), words)]
     score_sentences(question, pool, embedder)
     best: dict[str, Sentence] = {}
@@ -192,6 +233,9 @@ def compose(question: str, response: dict[str, Any], embedder: Embedder | None =
         if held is None or sentence.score > held.score:
             best[sentence.doc["id"]] = sentence
     ranked = [best[r["id"]] for r in top if r["id"] in best]
+    if not ranked or not supported(question, ranked[0]):
+        log.info("no sentence of the top documents supports %r; answering that the archive holds nothing", question)
+        return no_answer(response)
     chosen = [ranked[0]] + [s for s in ranked[1:] if s.score >= RELATIVE_FLOOR * ranked[0].score][: limit - 1]
     if sequence:
         chosen.sort(key=lambda s: _placement(s.doc))
