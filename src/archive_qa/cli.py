@@ -219,6 +219,10 @@ def _show(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import os
 
+    # One math thread per request (torch, FAISS, BLAS): concurrent requests already fill the cores, and
+    # OpenMP threads spinning against each other multiply query latency (see bench/load.py). Set
+    # OMP_NUM_THREADS to override. Must happen before torch or faiss is imported.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
     os.environ["ARCHIVE_QA_INDEX"] = str(args.index)

