@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
 
+    p.add_argument("--no-interpret", dest="interpret", action="store_false",
+                   help="do not read dates and people from the question")
+
+    p = with_index(sub.add_parser("eval", help="nDCG@10, Recall@10, MRR@10 of a qrels file: hybrid vs dense vs lexical"))
+    p.add_argument("qrels", metavar="QRELS.jsonl")
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p.add_argument("--filters", action="store_true", help="apply each question's qrels `filters` as explicit dates")
+    p.add_argument("--ablation", action="store_true", help="add a hybrid run that does not read the question")
     p = with_index(sub.add_parser("ask", help="a short answer composed from the documents, every sentence cited"))
     p.add_argument("question")
     p.add_argument("--from", dest="date_from", help="earliest date, e.g. 1951 or 1951-07 or 'July 1951'")
@@ -163,7 +171,8 @@ def _search(args: argparse.Namespace) -> int:
     if not 1 <= args.k <= 100:
         raise ValueError("-k: must be between 1 and 100")
     response = open_index(args.index).search(args.query, k=args.k, date_from=args.date_from,
-                                             date_to=args.date_to, person=args.person, mode=args.mode)
+                                             date_to=args.date_to, person=args.person, mode=args.mode,
+                                             interpret=args.interpret)
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
         return 0
@@ -178,6 +187,23 @@ def _search(args: argparse.Namespace) -> int:
 
 
 @command("ask")
+@command("eval")
+def _eval(args: argparse.Namespace) -> int:
+    from .archive import open_index
+    from .evaluation import ABLATIONS, RUNS, evaluate, format_table, load_qrels
+
+    judged = load_qrels(args.qrels)
+    report = evaluate(open_index(args.index).search, judged, RUNS + (ABLATIONS if args.ablation else ()),
+                      use_filters=args.filters)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(f"{args.qrels}: {len(judged)} questions, index {args.index}"
+              + (" (qrels filters applied)" if args.filters else ""))
+        print(format_table(report))
+    return 0
+
+
 def _ask(args: argparse.Namespace) -> int:
     from .archive import open_index
 

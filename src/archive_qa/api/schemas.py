@@ -19,6 +19,7 @@ class SearchBody(BaseModel):
     date_to: str | None = Field(None, description="latest date")
     person: list[str] = Field(default_factory=list, description="only documents naming these people")
     mode: str = Field("hybrid", pattern="^(hybrid|dense|lexical)$")
+    interpret: bool = Field(True, description="read dates and people from the question (explicit dates win)")
 
     @field_validator("q")
     @classmethod

@@ -21,7 +21,7 @@ def archive_of(request: Request) -> Archive:
 def run_search(archive: Archive, body: SearchBody) -> dict[str, Any]:
     """One search, shared by GET and POST."""
     return archive.search(body.q, k=body.k, date_from=body.date_from, date_to=body.date_to,
-                          person=body.person, mode=body.mode)
+                          person=body.person, mode=body.mode, interpret=body.interpret)
 
 
 @router.get("/search")
@@ -33,6 +33,7 @@ def search_get(
     date_to: Annotated[str | None, Query(description="latest date")] = None,
     person: Annotated[list[str], Query(description="only documents naming this person")] = [],  # noqa: B006
     mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
+    interpret: Annotated[bool, Query(description="read dates and people from the question")] = True,
 ) -> dict[str, Any]:
     """Rank documents for a question."""
     try:
@@ -48,7 +49,8 @@ def search_get(
         check_people(person)
     except ValueError as error:
         raise bad_parameter("query", "person", str(error)) from None
-    body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, mode=mode)
+    body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, mode=mode,
+                                      interpret=interpret)
     return run_search(archive_of(request), body)
 
 

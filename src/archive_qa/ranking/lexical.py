@@ -25,7 +25,7 @@ def terms(question: str) -> list[str]:
     """The question's content words, lower-cased, stopwords dropped, order kept."""
     seen: list[str] = []
     for token in _TOKEN.findall(question.lower()):
-        token = token.strip(".'’-")
+        token = re.sub(r"['’]s$", "", token).strip(".'’-")
         if token and token not in STOPWORDS and token not in seen and (len(token) > 1 or token.isdigit()):
             seen.append(token)
     return seen

@@ -1,0 +1,315 @@
+"""The people index: names from the collection and the aliases files, found in questions and documents.
+
+Aliases come from `data/people.json` and any `data/*.people.json` (and the same names inside an index
+directory), each a JSON list of `{"name": ..., "aliases": [...], "born": YYYY, "died": YYYY}`. A collection
+adds its own people by shipping such a file; the collection's `people` field and the names in titles
+("Mao Zedong to Filippov [Stalin]", "The Ambassador in Korea (Muccio) to the Secretary of State") are
+added on top, so "Filippov", "Fyn-Si" and "Feng Xi" all lead to Joseph Stalin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..documents import Document
+from .lexical import STOPWORDS
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "data"
+PEOPLE_FILE = "people.json"
+PEOPLE_GLOB = "*.people.json"
+MAX_NAME_TOKENS = 5
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+HONORIFICS = frozenset("""president prime minister premier chairman general generalissimo marshal secretary ambassador
+comrade mr mrs dr senator cardinal king queen emperor foreign vice deputy acting admiral colonel governor""".split())
+NOT_NAMES = frozenset("""extract excerpt excerpts draft translation summary paraphrase continued undated secret top
+confidential restricted unclassified telegram memorandum letter note enclosure annex tab attachment
+the department embassy state defense staff government office mission legation consulate agency council
+committee board""".split())
+SPEECH_VERBS = frozenset("""say says said tell tells told write writes wrote written reply replies replied answer
+answered ask asks asked propose proposes proposed suggest suggests suggested report reports reported think thought
+argue argued urge urged warn warned instruct instructed advise advised recommend recommended request requested
+explain explained cable cabled telegraph telegraphed inform informed informs want wanted demand demanded offer
+offered""".split())
+AUTHORED = frozenset("letter letters telegram telegrams message messages cable cables reply view views report "
+                     "proposal proposals note notes memo memorandum instructions speech".split())
+_TITLE_PAIR = re.compile(
+    r"^(?:(?:telegram|letter|cable|message|note|memorandum)\s+(?:from\s+)?)?(?P<x>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})"
+    r"\s+to\s+(?P<y>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})", re.IGNORECASE)
+_BRACKETED = re.compile(r"[\[(]([^\[\]()]{2,60})[\])]")
+
+
+def fold(token: str) -> str:
+    """A token without accents, lower-cased: "Hammarskjöld" -> "hammarskjold"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c)).lower()
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """(folded token, start, end) for every word of a text."""
+    return [(fold(m.group(0)), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+def name_key(name: str) -> str:
+    """A name as a matching key: its folded words joined by spaces."""
+    return " ".join(token for token, _, _ in tokens(name))
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person with the other ways archives write the name."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    born: int | None = None
+    died: int | None = None
+
+
+def people_files(*directories: Path | None) -> list[Path]:
+    """The aliases files in the given directories (default: the project's data/)."""
+    found: list[Path] = []
+    for directory in directories or (DATA_DIR,):
+        if directory is None or not directory.is_dir():
+            continue
+        main = directory / PEOPLE_FILE
+        found += ([main] if main.is_file() else []) + sorted(directory.glob(PEOPLE_GLOB))
+    return found
+
+
+def load_people(paths: Iterable[Path]) -> list[Person]:
+    """Read aliases files; a bad entry raises ValueError naming the file, entry and field."""
+    people: list[Person] = []
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{error.lineno}: not JSON ({error.msg})") from None
+        if not isinstance(data, list):
+            raise ValueError(f"{path}: expected a JSON list of people")
+        for number, entry in enumerate(data):
+            where = f"{path}: entry {number}"
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"].strip():
+                raise ValueError(f"{where}: field 'name' must be a non-empty string")
+            aliases = entry.get("aliases", [])
+            if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+                raise ValueError(f"{where}: field 'aliases' must be a list of strings")
+            for key in ("born", "died"):
+                if entry.get(key) is not None and not isinstance(entry[key], int):
+                    raise ValueError(f"{where}: field {key!r} must be a year (integer)")
+            people.append(Person(entry["name"].strip(), tuple(a.strip() for a in aliases if a.strip()),
+                                 entry.get("born"), entry.get("died")))
+    return people
+
+
+def display_name(raw: str) -> str:
+    """ "Khrushchev, Nikita Sergeyevich" -> "Nikita Sergeyevich Khrushchev"; nicknames in brackets dropped."""
+    name = re.sub(r"\s*\([^)]*\)", "", raw).strip()
+    if name.count(",") == 1:
+        surname, given = (part.strip() for part in name.split(","))
+        if surname and given:
+            return f"{given} {surname}"
+    return name
+
+
+def _strip_honorifics(name: str) -> str:
+    """A name without leading titles such as "President" or "Prime Minister"."""
+    words = name.split()
+    while words and fold(words[0].rstrip(".")) in HONORIFICS:
+        words.pop(0)
+    return " ".join(words)
+
+
+def title_names(title: str) -> list[str]:
+    """Names a title gives: "[Stalin]", "(Muccio)" and "Mao Zedong to Filippov"."""
+    names = []
+    for inner in _BRACKETED.findall(title):
+        names.append(inner.strip())
+    match = _TITLE_PAIR.match(title)
+    if match:
+        names += [match.group("x"), match.group("y")]
+    clean = []
+    for name in names:
+        name = _strip_honorifics(name.strip(" .,;"))
+        words = name.split()
+        if not 1 <= len(words) <= 4 or not all(w[:1].isupper() for w in words if len(w) > 3):
+            continue
+        if any(fold(w.strip(".,")) in NOT_NAMES for w in words) or any(w.isupper() and len(w) > 1 for w in words):
+            continue
+        clean.append(name)
+    return clean
+
+
+@dataclass
+class PeopleIndex:
+    """Name keys -> canonical person, with the surface forms of each person for matching text."""
+
+    keys: dict[str, str] = field(default_factory=dict)  # folded key => canonical name
+    strict: set[str] = field(default_factory=set)  # keys that count only when written with a capital
+    forms: dict[str, set[str]] = field(default_factory=dict)  # canonical => its folded keys
+    life: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # canonical => (born, died)
+
+    def add(self, canonical: str, key: str, strict: bool = False) -> None:
+        """Map a key to a person unless the key is taken or is a common word."""
+        if not key or key in self.keys or (len(key) < 3 and " " not in key) or key in STOPWORDS \
+                or all(word in HONORIFICS or word in NOT_NAMES for word in key.split()):
+            return
+        self.keys[key] = canonical
+        self.forms.setdefault(canonical, set()).add(key)
+        if strict:
+            self.strict.add(key)
+
+    def add_person(self, person: Person) -> None:
+        """A person from an aliases file (matched case-insensitively)."""
+        self.life[person.name] = (person.born, person.died)
+        for name in (person.name, *person.aliases):
+            self.add(person.name, name_key(name))
+
+    def add_collection_name(self, raw: str) -> None:
+        """A name as the collection writes it; joined to a known person where a key already matches."""
+        shown = display_name(raw)
+        full = name_key(shown)
+        if not full:
+            return
+        words = full.split()
+        surname = name_key(raw.split(",")[0]) if "," in raw else (words[-1] if len(words) > 1 else full)
+        candidates = [full, name_key(f"{words[0]} {surname}") if len(words) > 2 else "", surname]
+        canonical = next((self.keys[k] for k in candidates if k in self.keys), shown)
+        for key in candidates:
+            self.add(canonical, key, strict=True)
+
+    def canonical(self, name: str) -> str | None:
+        """The canonical person for a name as written anywhere, or None."""
+        key = name_key(display_name(name))
+        if key in self.keys:
+            return self.keys[key]
+        found = self.find(name)
+        return found[0][0] if found else None
+
+    def find(self, text: str) -> list[tuple[str, int, int]]:
+        """(canonical, start, end) for each person named in a text, longest names first, left to right."""
+        words = tokens(text)
+        found: list[tuple[str, int, int]] = []
+        i = 0
+        while i < len(words):
+            for size in range(min(MAX_NAME_TOKENS, len(words) - i), 0, -1):
+                key = " ".join(w for w, _, _ in words[i:i + size])
+                if key in self.keys:
+                    start = words[i][1]
+                    if key in self.strict and not text[start].isupper():
+                        continue
+                    found.append((self.keys[key], start, words[i + size - 1][2]))
+                    i += size
+                    break
+            else:
+                i += 1
+        return found
+
+    def surface_forms(self, canonical: str) -> list[str]:
+        """The folded ways of writing a person, longest first (for lexical expansion)."""
+        return sorted(self.forms.get(canonical, ()), key=lambda k: (-len(k), k))
+
+
+def build_index(known: Iterable[Person], collection_names: Iterable[str]) -> PeopleIndex:
+    """A people index from aliases-file people, then collection names (most frequent first)."""
+    index = PeopleIndex()
+    for person in known:
+        index.add_person(person)
+    for name in collection_names:
+        index.add_collection_name(name)
+    return index
+
+
+_CACHE: dict[str, PeopleIndex] = {}
+_LOCK = threading.Lock()
+
+
+def index_for(store: Any) -> PeopleIndex:
+    """The people index of a store's generation, built once and cached."""
+    key = str(store.generation)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    connection = store.database.connection
+    names = [name for name, _ in connection.execute(
+        "SELECT name, count(*) c FROM people GROUP BY name ORDER BY c DESC, name")]
+    titled: dict[str, int] = {}
+    for (title,) in connection.execute("SELECT title FROM documents WHERE title IS NOT NULL"):
+        for name in title_names(title):
+            titled[name] = titled.get(name, 0) + 1
+    names += sorted(titled, key=lambda n: -titled[n])
+    index = build_index(load_people(people_files(DATA_DIR, store.index_dir)), names)
+    log.info("people index: %d keys for %d people", len(index.keys), len(index.forms))
+    with _LOCK:
+        _CACHE[key] = index
+    return index
+
+
+@dataclass(frozen=True)
+class Involvement:
+    """Who a document is by, and who it names."""
+
+    authors: frozenset[str]
+    named: frozenset[str]
+
+
+def involvement(doc: Document, index: PeopleIndex) -> Involvement:
+    """Authors from `from` fields, titles ("X to Y", "... (Dulles) to ...") or a summary's lead; all names."""
+    named: set[str] = set()
+    authors: set[str] = set()
+    for name in doc.people:
+        person = index.canonical(name)
+        if person:
+            named.add(person)
+    for field_name, target in (("from", authors), ("to", None)):
+        value = doc.extra.get(field_name)
+        for name in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+            if isinstance(name, str):
+                person = index.canonical(name)
+                if person:
+                    named.add(person)
+                    if target is not None:
+                        target.add(person)
+    title = doc.title or ""
+    if title:
+        mentions = index.find(title)
+        named.update(p for p, _, _ in mentions)
+        cut = re.search(r"\s+to\s+", title)
+        if cut and not authors:
+            authors.update(p for p, start, _ in mentions if start < cut.start())
+    summary = doc.summary or doc.text or ""
+    mentions = index.find(summary[:600])
+    named.update(p for p, _, _ in mentions)
+    if not authors and mentions:
+        person, start, _ = mentions[0]
+        before = summary[:start].split()
+        if start < 60 and (not before or fold(before[-1]) not in {"to", "with", "and", "about", "on", "of", "for"}):
+            authors.add(person)
+    return Involvement(frozenset(authors), frozenset(named))
+
+
+def question_people(question: str, index: PeopleIndex) -> tuple[list[str], str | None, list[tuple[int, int]]]:
+    """The people a question names, the one whose words it asks about ("what did X say"), and their spans."""
+    mentions = index.find(question)
+    people: list[str] = []
+    for person, _, _ in mentions:
+        if person not in people:
+            people.append(person)
+    author = None
+    for person, start, end in mentions:
+        after = [w for w, _, _ in tokens(question[end:end + 40])][:2]
+        before = [w for w, _, _ in tokens(question[max(0, start - 30):start])][-2:]
+        possessive = question[end:end + 2] in ("'s", "’s")
+        if (after and after[0] in SPEECH_VERBS) or (possessive and len(after) > 1 and after[1] in AUTHORED) \
+                or before[-2:] == ["according", "to"] or (before and before[-1] == "from"):
+            author = person
+            break
+    return people, author, [(start, end) for _, start, end in mentions]

@@ -1,0 +1,141 @@
+"""Hybrid ranking on real indexes: the seed question, periods and people read from questions, abstention, duplicates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from archive_qa.archive import open_index
+from archive_qa.cli import main
+from archive_qa.indexing import ingest
+
+from conftest import DATA, MODEL, write_jsonl
+
+SEED = DATA / "seed_mao_stalin.jsonl"
+
+
+@pytest.fixture(scope="module")
+def seed(seed_index: Path):
+    """The seed index, opened."""
+    return open_index(seed_index)
+
+
+@pytest.fixture(scope="module")
+def bundled(bundled_index: Path):
+    """Seed + FRUS 1951 Korea and China, opened."""
+    return open_index(bundled_index)
+
+
+def test_the_seed_question_ranks_the_28_august_1951_telegram_first(seed) -> None:
+    response = seed.search("what did Stalin say about neutral countries?")
+    ids = [r["id"] for r in response["results"]]
+    assert ids[0] == "seed-03" and "seed-06" in ids[:3]
+    assert response["interpreted"]["author"] == "Joseph Stalin"
+    assert response["answerable"] is True
+
+
+def test_response_keeps_its_keys_and_adds_the_reading(seed) -> None:
+    response = seed.search("Korean armistice talks", k=3)
+    assert {"query", "mode", "filters", "results", "interpreted", "answerable", "confidence"} <= set(response)
+    assert set(response["interpreted"]) >= {"date_from", "date_to", "people", "author", "applied"}
+    for result in response["results"]:
+        assert {"id", "date", "date_display", "title", "label", "summary", "score", "url", "source", "people",
+                "citation", "metadata"} <= set(result)
+
+
+def test_a_month_in_the_question_keeps_only_that_month(bundled) -> None:
+    response = bundled.search("What did Mao write to Stalin in July 1951?")
+    reading = response["interpreted"]
+    assert (reading["date_from"], reading["date_to"], reading["applied"]) == ("1951-07-01", "1951-07-31", True)
+    assert reading["people"][:2] == ["Mao Zedong", "Joseph Stalin"] and reading["author"] == "Mao Zedong"
+    assert response["results"] and response["results"][0]["id"] == "seed-01"
+    assert all(r["date"].startswith("1951-07") for r in response["results"])
+
+
+def test_explicit_dates_win_over_the_question(bundled) -> None:
+    response = bundled.search("What did Mao write to Stalin in July 1951?", date_from="1952", date_to="1952")
+    assert response["filters"]["date_from"] == "1952-01-01"
+    assert response["interpreted"]["date_overridden_by"] == {"date_from": "1952-01-01", "date_to": "1952-12-31"}
+    assert response["results"] and all(r["date"].startswith("1952") for r in response["results"])
+
+
+def test_the_reading_can_be_lifted(bundled) -> None:
+    response = bundled.search("What did Mao write to Stalin in July 1951?", interpret=False)
+    assert response["interpreted"]["applied"] is False
+    assert any(not (r["date"] or "").startswith("1951-07") for r in response["results"])
+
+
+def test_a_period_outside_the_collection_abstains(bundled) -> None:
+    response = bundled.search("How was the Cuban missile crisis of October 1962 resolved?")
+    assert response["results"] == [] and response["answerable"] is False
+    assert "1962-10-01" in response["abstain_reason"]
+
+
+@pytest.mark.parametrize("question", ["How do I bake sourdough bread at home?", "What is the best smartphone to buy?"])
+def test_a_clearly_off_topic_question_is_flagged(seed, question: str) -> None:
+    response = seed.search(question)
+    assert response["answerable"] is False and response["abstain_reason"]
+
+
+def test_aliases_find_stalin_under_his_code_names(tmp_path: Path, embedder) -> None:
+    path = write_jsonl(tmp_path / "wilson.jsonl", [
+        {"id": "w1", "date": "1951-11-14", "title": "Ciphered Telegram, Mao Zedong to Filippov",
+         "summary": "On the demarcation line, prisoners of war and the monitoring of a truce."},
+        {"id": "w2", "date": "1951-11-15", "title": "Telegram, Kim Il-sung to Peng Dehuai",
+         "summary": "On the supply of the front and the prisoners of war."},
+        {"id": "w3", "date": "1951-11-16", "title": "Memorandum on rice supplies",
+         "summary": "Rice supplies for the front in the winter."},
+    ])
+    index = tmp_path / "index"
+    ingest(index, [path], MODEL, progress=False)
+    response = open_index(index).search("What did Mao tell Stalin about prisoners of war?")
+    assert response["interpreted"]["people"] == ["Mao Zedong", "Joseph Stalin"]
+    assert response["results"][0]["id"] == "w1"
+    kim = open_index(index).search("telegrams from Kim Il Sung")
+    assert kim["interpreted"]["people"] == ["Kim Il Sung"] and kim["results"][0]["id"] == "w2"
+
+
+def test_the_same_telegram_in_two_collections_is_shown_once(tmp_path: Path, embedder) -> None:
+    seed_records = [json.loads(line) for line in SEED.read_text(encoding="utf-8").splitlines()]
+    copy = {**seed_records[2], "id": "wilson-03", "source": "Wilson Center Digital Archive (full record)"}
+    index = tmp_path / "index"
+    ingest(index, [SEED, write_jsonl(tmp_path / "copy.jsonl", [copy])], MODEL, progress=False)
+    response = open_index(index).search("what did Stalin say about neutral countries?")
+    ids = [r["id"] for r in response["results"]]
+    assert len({"seed-03", "wilson-03"} & set(ids)) == 1
+    first = response["results"][0]
+    assert first["id"] in ("seed-03", "wilson-03")
+    assert first["duplicates"] == [({"seed-03", "wilson-03"} - {first["id"]}).pop()]
+
+
+def test_cli_search_lifts_the_reading(bundled_index: Path, capsys) -> None:
+    assert main(["search", "What did Mao write to Stalin in July 1951?", "--index", str(bundled_index),
+                 "--json", "--no-interpret"]) == 0
+    assert json.loads(capsys.readouterr().out)["interpreted"]["applied"] is False
+
+
+def test_api_reports_the_reading_and_lifts_it(bundled_server) -> None:
+    question = "What did Mao write to Stalin in July 1951?"
+    read = httpx.get(f"{bundled_server.url}/api/search", params={"q": question}).json()
+    assert read["interpreted"]["date_from"] == "1951-07-01" and read["answerable"] is True
+    lifted = httpx.get(f"{bundled_server.url}/api/search", params={"q": question, "interpret": "false"}).json()
+    assert lifted["interpreted"]["applied"] is False
+    posted = httpx.post(f"{bundled_server.url}/api/search", json={"q": question, "interpret": False}).json()
+    assert posted["interpreted"]["applied"] is False
+
+
+def test_frus_girard_question_stays_in_its_months(frus_corpus: Path, tmp_path: Path, embedder) -> None:
+    volume = [line for line in frus_corpus.read_text(encoding="utf-8").splitlines()
+              if line.startswith('{"id": "frus1955-57v23p1-')]
+    index = tmp_path / "index"
+    ingest(index, [write_jsonl(tmp_path / "japan.jsonl", [json.loads(line) for line in volume])], MODEL,
+           progress=False)
+    response = open_index(index).search(
+        "In June and July 1957, how did the Girard case end up before the US Supreme Court?")
+    assert all("1957-06" <= (r["date"] or r["date_inferred"]) < "1957-08" for r in response["results"])
+    judged = {"frus1955-57v23p1-d180", "frus1955-57v23p1-d181", "frus1955-57v23p1-d182", "frus1955-57v23p1-d184",
+              "frus1955-57v23p1-d195", "frus1955-57v23p1-d199", "frus1955-57v23p1-d197"}
+    assert judged & {r["id"] for r in response["results"][:3]}
