@@ -121,8 +121,9 @@
         if (original) { links.appendChild(document.createTextNode(" · ")); links.appendChild(el("a", { href: original, rel: "noopener noreferrer" }, ["Original source"])); }
         if (doc.source) { links.appendChild(document.createTextNode(" · ")); links.appendChild(el("span", { "class": "source" }, [doc.source])); }
         var card = el("li", { "class": "card" + (mine ? " cited" : ""), id: anchor(number, i + 1), tabindex: "-1" },
-          [meta, el("h5", { "class": "card-title" }, [el("a", { href: documentPage(doc.id) }, [doc.label])])]);
-        if (doc.summary && doc.summary !== doc.label) { card.appendChild(el("p", { "class": "summary" }, [doc.summary])); }
+          [meta, el("h5", { "class": "card-title" + (doc.title ? "" : " untitled") },
+                    [el("a", { href: documentPage(doc.id) }, [doc.title || doc.summary || doc.label])])]);
+        if (doc.title && doc.summary) { card.appendChild(el("p", { "class": "summary" }, [doc.summary])); }
         card.appendChild(links);
         cards.appendChild(card);
       });

@@ -1,0 +1,121 @@
+"""The chat page in headless Chromium (Debian's package), driven by Playwright: ask, follow a citation, open it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("ARCHIVE_QA_CHROMIUM", "/usr/bin/chromium")
+SEED_QUESTION = "what did Stalin say about neutral countries?"
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium from the system package (installed by `make browser`); never downloaded."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:
+    """A fresh page; fails the test on any JavaScript error."""
+    context = browser.new_context(viewport={"width": 1000, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def test_ask_follow_the_citation_open_the_document(page, bundled_server) -> None:
+    page.goto(bundled_server.url + "/")
+    page.get_by_label("Your question").fill(SEED_QUESTION)
+    page.keyboard.press("Enter")
+    answer = page.locator("#turn1 .answer p")
+    answer.wait_for()
+    assert "On 28 August 1951, Stalin" in answer.inner_text() and "neutral countries" in answer.inner_text()
+    assert page.evaluate("document.activeElement.closest('.answer') !== null")  # focus moved to the answer
+    assert "q=what+did+Stalin" in page.url  # the permalink is in the address bar
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOT), full_page=False)
+
+    marker = answer.get_by_role("link", name=re.compile(r"^source 1: 28 August 1951"))
+    assert marker.inner_text() == "[1]"
+    marker.click()
+    card_id = page.evaluate("location.hash").lstrip("#")
+    card = page.locator(f"[id='{card_id}']")
+    assert "28 August 1951" in card.inner_text() and "[1]" in card.inner_text()
+    assert page.evaluate("document.activeElement.id") == card_id  # keyboard users land on the card
+    assert card.get_by_role("link", name="Open the document").get_attribute("href") == "/documents/seed-03"
+
+    card.get_by_role("link", name="Open the document").click()
+    page.wait_for_url("**/documents/seed-03")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Stalin agrees with Mao")
+    assert "28 August 1951" in page.locator(".doc-date").inner_text()
+    assert "@misc{seed-03_1951," in page.locator(".bibtex").inner_text()
+    assert page.get_by_role("link", name="/api/documents/seed-03").count() == 1
+
+
+def test_follow_up_keeps_the_thread(page, bundled_server) -> None:
+    page.goto(bundled_server.url + "/")
+    page.get_by_label("Your question").fill(SEED_QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    page.locator("#turn1 .answer p").wait_for()
+    page.get_by_label("Follow-up question").fill("anything later than that?")
+    page.get_by_role("button", name="Ask").click()
+    page.locator("#turn2 .answer p").wait_for()
+    assert "after 28 August 1951" in page.locator("#turn2 .follow-up").inner_text()
+    assert "h=what+did+Stalin" in page.url
+    page.reload()  # the permalink reproduces both turns, server-rendered
+    assert page.locator("article.turn").count() == 2
+
+
+def test_page_works_without_javascript(browser, bundled_server) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(bundled_server.url + "/")
+    page.get_by_label("Your question").fill(SEED_QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_url("**/?q=*")
+    assert "On 28 August 1951, Stalin" in page.locator("#turn1 .answer").inner_text()
+    context.close()
+
+
+def test_script_in_a_document_never_runs(page, hostile_server) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(hostile_server.url + "/")
+    page.get_by_label("Your question").fill("armistice monitoring neutral inspection teams")
+    page.keyboard.press("Enter")
+    page.locator("#turn1 .answer p").wait_for()
+    card = page.locator("li.card", has_text="Report on armistice")
+    assert "<script>window.__xss = 1</script>" in card.inner_text()  # shown as text
+    assert card.locator("a", has_text="Original source").count() == 0  # a javascript: URL is no link
+    assert page.evaluate("typeof window.__xss") == "undefined"  # rendered by the page's script
+    for path in (page.url, hostile_server.url + "/documents/evil-1"):  # server-rendered, then the document page
+        page.goto(path)
+        assert "window.__xss" in page.content()
+        assert page.evaluate("typeof window.__xss") == "undefined", path
+    assert "<script>window.__xss = 3</script>" in page.locator(".text").inner_text()
+    assert not dialogs
