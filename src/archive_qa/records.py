@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -181,7 +182,8 @@ def _format(path: Path, content: str) -> str:
 
 def _jsonl_records(path: Path, content: str) -> Iterator[tuple[str, Any]]:
     """One JSON object per non-blank line."""
-    for number, line in enumerate(content.splitlines(), start=1):
+    # split on "\n" only: str.splitlines would also break at U+2028, U+0085 etc., which JSON strings may hold
+    for number, line in enumerate(content.split("\n"), start=1):
         if not line.strip():
             continue
         location = f"{path}:{number}"
@@ -225,8 +227,7 @@ def _skip(content: str, position: int, chars: str) -> int:
 
 def _csv_records(path: Path, content: str) -> Iterator[tuple[str, Any]]:
     """Rows of a CSV file with a header row; `people` and `places` are ';'-separated."""
-    lines = content.splitlines(keepends=True)
-    reader = csv.DictReader(lines)
+    reader = csv.DictReader(io.StringIO(content, newline=""))  # line ends as csv counts them, not splitlines
     if not reader.fieldnames or "id" not in [name.strip() for name in reader.fieldnames]:
         raise CollectionError(f"{path}:1: a CSV collection needs a header row with an 'id' column")
     start = reader.line_num + 1

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
-from .schemas import check_date, check_question
+from .schemas import check_date, check_people, check_question
 
 router = APIRouter(prefix="/api", tags=["answers"])
 
@@ -49,6 +49,11 @@ class AskFilters(BaseModel):
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("person", "place")
+    @classmethod
+    def _bounded(cls, value: list[str]) -> list[str]:
+        return check_people(value)
 
 
 class AskBody(BaseModel):

@@ -42,7 +42,7 @@ class SearchBody(BaseModel):
         return check_people(value)
 
 
-MAX_PEOPLE = 20  # person filters per request
+MAX_PEOPLE = 20  # person (or place) filters per request
 MAX_NAME_CHARS = 200
 
 
@@ -60,7 +60,7 @@ def check_question(value: str) -> str:
 def check_people(names: list[str]) -> list[str]:
     """A bounded list of bounded names."""
     if len(names) > MAX_PEOPLE:
-        raise ValueError(f"at most {MAX_PEOPLE} people may be given")
+        raise ValueError(f"at most {MAX_PEOPLE} names may be given")
     for name in names:
         if len(name) > MAX_NAME_CHARS:
             raise ValueError(f"a name must be at most {MAX_NAME_CHARS} characters")
@@ -75,7 +75,6 @@ def check_text(value: str) -> str:
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text (no lone surrogates)") from None
     return value
-
 
 
 def check_date(value: str | None) -> str | None:

@@ -1,0 +1,146 @@
+"""Property tests (hypothesis): the date parser, record validation and ingest hold for any input."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from archive_qa.dates import DateParseError, PartialDate, parse_date
+from archive_qa.documents import Document
+from archive_qa.records import CollectionError, RecordError, read_collection, record_to_document
+from conftest import MODEL
+
+days = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+field_names = st.sampled_from(["id", "summary", "text", "title", "date", "date_raw", "date_inferred", "people",
+                               "places", "source", "url", "extra"])
+records = st.dictionaries(field_names | st.text(max_size=6), json_values, max_size=8)
+plausible = st.fixed_dictionaries(
+    {"id": st.text(min_size=1, max_size=12) | st.integers(), "summary": st.text(max_size=60)},
+    optional={"date": st.text(max_size=20) | days.map(date.isoformat), "people": st.lists(st.text(max_size=10)),
+              "title": st.text(max_size=20), "places": st.text(max_size=20), "extra": json_values})
+
+
+@given(days)
+def test_iso_days_round_trip(day: date) -> None:
+    parsed = parse_date(day.isoformat())
+    assert parsed.iso == day.isoformat() and parsed.start == parsed.end == day
+    assert PartialDate.from_iso(parsed.iso) == parsed
+
+
+@given(st.integers(1, 9999), st.integers(1, 12))
+def test_iso_months_and_years_round_trip(year: int, month: int) -> None:
+    month_date = parse_date(f"{year:04d}-{month:02d}")
+    assert month_date.iso == f"{year:04d}-{month:02d}" and month_date.precision == "month"
+    assert month_date.start == date(year, month, 1)
+    assert month_date.end == date(year, month, calendar.monthrange(year, month)[1])
+    year_date = parse_date(f"{year:04d}")
+    assert (year_date.start, year_date.end) == (date(year, 1, 1), date(year, 12, 31))
+
+
+@given(days, st.sampled_from(["{month} {day}, {year}", "{day} {mon}. {year}", "{month} {day} {year}"]))
+def test_archival_forms_name_the_same_day(day: date, form: str) -> None:
+    text = form.format(month=calendar.month_name[day.month], mon=calendar.month_abbr[day.month], day=day.day,
+                       year=f"{day.year:04d}")
+    assert parse_date(text).iso == day.isoformat()
+
+
+@given(st.text(max_size=60) | st.from_regex(r"\d{4}-\d{1,2}-\d{1,2}", fullmatch=True)
+       | st.from_regex(r"[A-Za-z]{3,9}\.? \d{1,2},? \d{4}", fullmatch=True))
+def test_any_string_parses_or_raises_date_parse_error(text: str) -> None:
+    try:
+        parsed = parse_date(text)
+    except DateParseError as error:
+        assert str(error)
+        return
+    assert parsed.start <= parsed.end
+    assert parse_date(parsed.iso) == parsed
+
+
+@given(st.one_of(json_values, records, plausible))
+def test_record_validation_never_raises(raw: object) -> None:
+    result = record_to_document(raw, "batch.jsonl:7")
+    assert isinstance(result, (Document, RecordError))
+    if isinstance(result, RecordError):
+        assert result.location == "batch.jsonl:7" and result.reason
+        assert str(result).startswith("batch.jsonl:7: ")
+        return
+    assert result.id and result.embedding_text().strip()
+    # what is stored can always be returned by the API (strict JSON, UTF-8)
+    json.dumps(result.to_dict(with_text=True), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    if result.date:
+        assert result.date.start <= result.date.end
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode),
+       st.sampled_from(["x.jsonl", "x.json", "x.csv", "x.txt"]))
+def test_reading_any_file_yields_documents_or_located_errors(content: bytes, name: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_bytes(content)
+        try:
+            items = list(read_collection(path))
+        except CollectionError as error:
+            assert str(error).startswith(str(path))
+            return
+    lines = content.count(b"\n") + content.count(b"\r") + 1  # CSV also ends lines at a lone CR
+    for item in items:
+        assert isinstance(item, (Document, RecordError))
+        if isinstance(item, RecordError):
+            file, _, line = item.location.rpartition(":")
+            assert file == str(path) and 1 <= int(line) <= lines
+
+
+def test_unicode_line_separators_inside_values_do_not_split_records(tmp_path: Path) -> None:
+    """U+2028, U+2029 and U+0085 are legal inside JSON strings and CSV cells; only "\\n" ends a line."""
+    jsonl = tmp_path / "x.jsonl"
+    jsonl.write_text("".join(json.dumps({"id": f"d{i}", "summary": f"one{sep}two"}, ensure_ascii=False) + "\n"
+                             for i, sep in enumerate("\u2028\u2029\x85")) + '{"id": "bad"}\n', encoding="utf-8")
+    items = list(read_collection(jsonl))
+    assert [d.summary for d in items[:3]] == ["one\u2028two", "one\u2029two", "one\x85two"]
+    assert str(items[3]) == f"{jsonl}:4: needs a 'summary' or a 'text'"
+    table = tmp_path / "x.csv"
+    table.write_text('id,summary\r\na,"one\u2028two"\r\nb,"three\nfour"\r\nc\r\n', encoding="utf-8")
+    items = list(read_collection(table))
+    assert [d.summary for d in items[:2]] == ["one\u2028two", "three\nfour"]
+    assert str(items[2]) == f"{table}:5: needs a 'summary' or a 'text'"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(plausible, records), min_size=1, max_size=6))
+def test_ingest_holds_exactly_the_valid_records(embedder, seed_index: Path, batch: list[dict]) -> None:
+    import shutil
+
+    from archive_qa.indexing import IngestRefused, ingest
+    from archive_qa.store import Store
+
+    with tempfile.TemporaryDirectory() as folder:
+        index = Path(folder) / "index"
+        shutil.copytree(seed_index, index)
+        source = Path(folder) / "batch.jsonl"
+        # ASCII-escaped, so lone surrogates and NaN reach the reader as a hostile file would carry them
+        source.write_text("".join(json.dumps(r) + "\n" for r in batch), encoding="utf-8")
+        expected = [item for item in read_collection(source)]
+        valid = {d.id for d in expected if isinstance(d, Document)}
+        try:
+            report = ingest(index, [source], MODEL, progress=False)
+        except (IngestRefused, CollectionError):  # no valid record at all: nothing is written
+            assert not valid
+            assert Store.open(index).count() == 10
+            return
+        assert [str(e) for e in report.errors] == [str(e) for e in expected if isinstance(e, RecordError)]
+        for error in report.errors:
+            assert error.location.startswith(f"{source}:")
+        store = Store.open(index)
+        assert set(store.documents(valid)) == valid
+        assert store.count() == report.total == len(valid | {f"seed-{i:02d}" for i in range(1, 11)})
