@@ -30,9 +30,9 @@ class Archive:
     def __init__(self, index_dir: str | Path, model: str | None = None, device: str | None = None) -> None:
         self.index_dir = Path(index_dir)
         self._lock = threading.Lock()
-        self._pointer: tuple[int, int] | None = None
+        # the stamp before opening: a generation published in between is then picked up on the next access
+        self._pointer: bytes | None = self._pointer_stamp()
         self._store = Store.open(self.index_dir, model)
-        self._pointer = self._pointer_stamp()
         self.embedder: Embedder = get_embedder(self._store.model, device or settings.get("device"))
 
     @property
@@ -57,13 +57,16 @@ class Archive:
                     self._store, self._pointer = fresh, stamp
         return self._store
 
-    def _pointer_stamp(self) -> tuple[int, int] | None:
-        """Identity of the CURRENT pointer file: (inode, mtime_ns), cheap enough for every request."""
+    def _pointer_stamp(self) -> bytes | None:
+        """What CURRENT says (a few bytes, cheap enough to read on every request).
+
+        Its content, not its inode and mtime: a reused inode and a coarse clock tick could make two
+        publishes look alike.
+        """
         try:
-            info = (self.index_dir / CURRENT).stat()
-        except FileNotFoundError:
+            return (self.index_dir / CURRENT).read_bytes()
+        except OSError:
             return None
-        return info.st_ino, info.st_mtime_ns
 
     def search(self, query: str, k: int = 10, date_from: str | PartialDate | None = None,
                date_to: str | PartialDate | None = None, person: str | list[str] | None = None,
