@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -223,3 +224,32 @@ def test_garbled_database_says_to_reingest(seed_copy: Path) -> None:
         Store.open(seed_copy)
     with pytest.raises(IndexCorruptError, match="with the original collection files"):
         reindex(seed_copy, MODEL, progress=False)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a real full disk (needs root and a kernel that lets us mount; skipped otherwise)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root); the RLIMIT_FSIZE test covers the same path")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_really_full_disk_publishes_nothing(tiny_disk: Path, seed_index: Path, tmp_path: Path) -> None:
+    from archive_qa.store import IndexWriteError
+
+    index = tiny_disk / "index"
+    shutil.copytree(seed_index, index)
+    before = published(index)
+    with pytest.raises(IndexWriteError, match="nothing was published"):
+        ingest(index, [new_records(tmp_path, 150, "full")], MODEL, progress=False)
+    assert published(index) == before and unfinished(index) == []
+    assert open_index(index).search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
+    subprocess.run(["mount", "-o", "remount,size=4m", str(tiny_disk)], check=True)  # space freed
+    assert ingest(index, [new_records(tmp_path, 150, "full")], MODEL, progress=False).total == 160
+    assert unfinished(index) == [] and check_index(index).ok
