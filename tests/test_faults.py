@@ -237,7 +237,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount
     finally:
-        subprocess.run(["umount", str(mount)], check=False)
+        subprocess.run(["umount", "--lazy", str(mount)], check=False)  # open handles of the test may remain
 
 
 def test_a_really_full_disk_publishes_nothing(tiny_disk: Path, seed_index: Path, tmp_path: Path) -> None:
