@@ -30,7 +30,7 @@ def build(vectors: np.ndarray, kind: str = "auto") -> faiss.Index:
     if kind == "flat":
         index = faiss.IndexFlatIP(dimension)
     elif kind == "ivf-sq8":
-        nlist = max(1, min(int(4 * np.sqrt(count)), count // 39))
+        nlist = max(1, min(int(np.sqrt(count)), count // 39))  # 1,000 lists at 1M: trains in seconds
         quantizer = faiss.IndexFlatIP(dimension)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
