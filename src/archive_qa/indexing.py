@@ -160,7 +160,11 @@ def _vectors_for(documents: list[Document], old: Store | None, old_keys: dict[st
     if fresh:
         embedder = get_embedder(model, device, batch_size)
         log.info("embedding %d document(s) with %s", len(fresh), model)
-        new_vectors = embedder.encode_documents([documents[i].embedding_text() for i in fresh], progress)
+        texts = [documents[i].embedding_text() for i in fresh]
+        unique = list(dict.fromkeys(texts))  # archives repeat records; embed each text once
+        encoded = embedder.encode_documents(unique, progress)
+        slot = {text: n for n, text in enumerate(unique)}
+        new_vectors = encoded[[slot[text] for text in texts]] if len(unique) < len(texts) else encoded
         dimension = embedder.dimension
     vectors = np.zeros((len(documents), dimension or 1), dtype=np.float32)
     if reuse:
