@@ -212,3 +212,13 @@ def test_generated_answer_failing_the_check_falls_back_to_extractive(
     assert response["method"] == "extractive" and reason in response["fallback"]
     assert response["answer"].startswith("On 28 August 1951, Stalin")
     assert_resolves(response)
+
+
+def test_person_and_place_filters_keep_only_their_documents(seed_archive: Archive, bundled_archive: Archive) -> None:
+    response = seed_archive.ask("what about the demarcation line?", person="Li Kenong")
+    assert [doc["id"] for doc in response["documents"]] == ["seed-02"]
+    assert response["citations"][0]["id"] == "seed-02"
+    tokyo = bundled_archive.ask("armistice negotiations", place="Tokyo", k=5)
+    assert tokyo["documents"] and all(doc["metadata"].get("place") == "Tokyo" or "Tokyo" in doc["places"]
+                                      for doc in tokyo["documents"])
+    assert_resolves(tokyo)

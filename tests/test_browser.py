@@ -99,6 +99,11 @@ def test_page_works_without_javascript(browser, bundled_server) -> None:
     page.get_by_role("button", name="Ask").click()
     page.wait_for_url("**/?q=*")
     assert "On 28 August 1951, Stalin" in page.locator("#turn1 .answer").inner_text()
+    page.get_by_label("Follow-up question").fill("anything later than that?")
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_url("**h=what+did+Stalin*")
+    assert page.locator("article.turn").count() == 2
+    assert "after 28 August 1951" in page.locator("#turn2 .follow-up").inner_text()
     context.close()
 
 

@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 LIMIT = 40  # values listed per facet
 
 _CACHE: dict[str, Facets] = {}
+_BUILDING: dict[str, threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
@@ -67,17 +68,50 @@ def people_of(doc: Document, store: Any) -> set[str]:
     return set(involvement(doc, index_for(store)).named)
 
 
+def listed_people(doc: Document, store: Any) -> set[str]:
+    """People worth a facet: those of the people files (with life dates) and the record's own `people`.
+
+    Names read from titles alone ("Secretary of State") are left out of the facet, not out of the search.
+    """
+    named = people_of(doc, store)
+    try:
+        from .ranking.people import index_for
+    except ImportError:
+        return named
+    index = index_for(store)
+    own = {index.canonical(name) or name for name in doc.people}
+    return {p for p in named if p in index.life} | (own & named if named else own)
+
+
 def for_store(store: Any) -> Facets:
     """The facets of a store's generation, computed once and cached."""
     key = str(store.generation)
     with _LOCK:
         cached = _CACHE.get(key)
+        building = _BUILDING.setdefault(key, threading.Lock())
     if cached is not None:
         return cached
+    with building:  # one thread computes; the others wait for it
+        with _LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        return _compute(store, key)
+
+
+def warm(store: Any) -> threading.Thread:
+    """Compute a store's facets in the background (the first page then need not wait)."""
+    thread = threading.Thread(target=for_store, args=(store,), name="facets", daemon=True)
+    thread.start()
+    return thread
+
+
+def _compute(store: Any, key: str) -> Facets:
+    """Count people and places over every document of a generation."""
     people: Counter[str] = Counter()
     places: Counter[str] = Counter()
     for _, doc, _ in store.database.iter_documents():
-        people.update(people_of(doc, store))
+        people.update(listed_people(doc, store))
         places.update(places_of(doc))
     life = _life_dates(store)
     first, last = store.database.date_span()

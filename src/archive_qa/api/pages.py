@@ -14,10 +14,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from .. import urls
+from .. import facets, urls
 from ..citations import bibtex, chicago
 from ..dates import PartialDate
-from ..facets import for_store
 from .schemas import check_date, check_question
 
 log = logging.getLogger(__name__)
@@ -49,6 +48,7 @@ def templates() -> Jinja2Templates:
 def install(app: FastAPI) -> None:
     """Mount the pages and the static files on an app."""
     app.state.templates = templates()
+    facets.warm(app.state.archive.store)
     app.mount(urls.STATIC, StaticFiles(directory=web_dir() / "static"), name="static")
     app.include_router(router)
 
@@ -161,7 +161,7 @@ def chat(
                                                          filters if last else None, True)})
             history.append({"question": question, "query": response["query"],
                             "citations": [{"id": c["id"], "date": c["date"]} for c in response["citations"]]})
-    context = {"form": form, "errors": errors, "turns": turns, "facets": for_store(archive.store),
+    context = {"form": form, "errors": errors, "turns": turns, "facets": facets.for_store(archive.store),
                "thread": [t["response"]["question"] for t in turns], "title": form["q"] or None}
     return request.app.state.templates.TemplateResponse(request, "index.html", context,
                                                         status_code=400 if errors else 200)
