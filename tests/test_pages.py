@@ -162,3 +162,15 @@ def test_every_document_field_is_escaped(hostile_server) -> None:
         assert "<script>window.__xss" not in html and "<img src=x" not in html and "<svg onload" not in html
         assert "&lt;script&gt;window.__xss = 1&lt;/script&gt;" in html
         assert 'href="javascript:' not in html
+
+
+def test_urls_build_every_link() -> None:
+    from archive_qa import urls
+
+    assert urls.document_page("frus1951v07p2-d1") == "/documents/frus1951v07p2-d1"
+    assert urls.document_page("a/b c") == "/documents/a%2Fb%20c"
+    assert urls.document_json("seed-03") == "/api/documents/seed-03"
+    assert urls.permalink("q?", ["first"], {"person": ["Joseph Stalin"], "sort": "relevance"}, False) == \
+        "/?q=q%3F&h=first&person=Joseph+Stalin&interpret=0"
+    assert urls.external("https://history.state.gov/x") == "https://history.state.gov/x"
+    assert urls.external(" JavaScript:alert(1)") is None and urls.external("data:text/html,x") is None
