@@ -10,7 +10,8 @@ Run (from the repository root):
 Each system runs in fresh child processes, one after the other: a build process (load the model, build and
 save the index) and a query process (load the saved index, warm up, then time every question once, k=10).
 Memory is the query process's RSS after loading and answering, minus its RSS after importing torch,
-sentence-transformers and faiss (which both need), and its peak RSS. Questions are the ../shared/eval
+sentence-transformers and faiss (which both need), and its peak RSS. Both query processes run with
+OMP_NUM_THREADS=1 (--query-threads), as `archive-qa serve` does; builds use the default threads. Questions are the ../shared/eval
 questions, each in --templates phrasings, so every timed question is new to both systems (no cache hits).
 Writes bench/results/compare_txtai.json.
 """
@@ -142,6 +143,8 @@ def run_child(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]
         command += ["--txtai-components", args.txtai_components]
     print(f"  {name} ...", file=sys.stderr, flush=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    if name.endswith("-query"):  # both systems answer on one math thread, as `archive-qa serve` does
+        env["OMP_NUM_THREADS"] = str(args.query_threads)
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
@@ -163,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=int, default=len(TEMPLATES), help="phrasings per eval question")
     parser.add_argument("--batch-size", type=int, default=64, help="encoding batch size for both")
     parser.add_argument("--modes", nargs="+", default=["dense", "hybrid"], help="archive_qa search modes to time")
+    parser.add_argument("--query-threads", type=int, default=1, help="OMP_NUM_THREADS of both query processes")
     parser.add_argument("--txtai-components", help="txtai faiss components (default: txtai's own choice)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -213,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         run.pop("top10", None)
     path = benchlib.write_result("compare_txtai", {
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "corpus": args.corpus, "limit": args.limit,
-        "questions": len(questions), "batch_size": args.batch_size, "rows": rows, "top10_overlap": agreement,
+        "questions": len(questions), "batch_size": args.batch_size, "query_threads": args.query_threads, "rows": rows, "top10_overlap": agreement,
         "runs": runs,
     }, args.out)
     print(f"wrote {path}")

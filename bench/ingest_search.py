@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--batch-size", type=int, default=settings.get("batch_size"))
     parser.add_argument("--repeats", type=int, default=5, help="cached passes over the questions per mode")
+    parser.add_argument("--threads", type=int, default=1, help="torch/FAISS threads while searching (serve uses 1)")
     parser.add_argument("--skip-raw", action="store_true", help="do not time the raw encoder")
     parser.add_argument("--out", help="JSON output path (default bench/results/ingest_search.json)")
     args = parser.parse_args(argv)
@@ -120,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nIngest")
     print(benchlib.table([ingest_row], list(ingest_row)))
 
+    # Answer on --threads math threads, as `archive-qa serve` does (OMP_NUM_THREADS=1).
+    import faiss
+    import torch
+
+    torch.set_num_threads(args.threads)
+    faiss.omp_set_num_threads(args.threads)
     # Warm the query path (model, SQLite pages, FAISS) on questions that are not in the eval set.
     for warm in ("warm-up question about treaties", "the ambassador reported on the election", "1952"):
         archive.search(warm, k=10)
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 cached.append(time.perf_counter() - start)
         for label, samples in (("new question", first), ("repeated (cached embedding)", cached)):
             latency_rows.append({"mode": mode, "questions": label, **benchlib.percentiles(samples)})
-    print(f"\nWarm search latency, k=10, {len(questions)} questions (eval filters applied), "
+    print(f"\nWarm search latency, k=10, {args.threads} thread(s), {len(questions)} questions (eval filters applied), "
           f"{stats['documents']} documents, index {stats['index_type']}")
     print(benchlib.table(latency_rows, ["mode", "questions", "n", "p50_ms", "p95_ms", "p99_ms", "max_ms"]))
 
@@ -148,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     path = benchlib.write_result("ingest_search", {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "corpus": str(args.corpus), "limit": args.limit, "model": args.model, "device": embedder.device,
-        "batch_size": args.batch_size, "model_load_s": round(load_s, 2), "bad_records": len(errors),
+        "batch_size": args.batch_size, "query_threads": args.threads, "model_load_s": round(load_s, 2), "bad_records": len(errors),
         "ingest": ingest_row, "index": stats, "latency": latency_rows, "peak_rss_mib_end": round(final_peak, 1),
     }, args.out)
     print(f"\nwrote {path}")
