@@ -139,3 +139,15 @@ def test_frus_girard_question_stays_in_its_months(frus_corpus: Path, tmp_path: P
     judged = {"frus1955-57v23p1-d180", "frus1955-57v23p1-d181", "frus1955-57v23p1-d182", "frus1955-57v23p1-d184",
               "frus1955-57v23p1-d195", "frus1955-57v23p1-d199", "frus1955-57v23p1-d197"}
     assert judged & {r["id"] for r in response["results"][:3]}
+
+
+def test_boilerplate_summaries_with_different_texts_are_not_duplicates() -> None:
+    from archive_qa.documents import Document
+    from archive_qa.ranking.duplicates import same_document
+
+    head = "Editorial Note. At the meeting of the National Security Council the Director discussed Sino-Soviet relations."
+    a = Document(id="a", summary=head, text="On August 18 the Director said the split was widening over communes.")
+    b = Document(id="b", summary=head, text="On October 20 he reported that Soviet technicians had left China in July.")
+    assert not same_document(a, b, cosine=0.99)
+    assert same_document(a, Document(id="c", summary="other words", text=a.text), cosine=0.5)
+    assert same_document(Document(id="d", summary=head), Document(id="e", summary=head), cosine=0.9)

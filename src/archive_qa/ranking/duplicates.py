@@ -13,14 +13,34 @@ from ..documents import Document
 SAME_TEXT = 0.97  # cosine of the embedded summaries above which two documents of one date are one telegram
 
 
+SAME_WORDS = 0.8  # Jaccard of word 5-gram shingles above which two full texts are one telegram
+SHINGLE = 5
+TEXT_CHARS = 4000
+
+
 def _fingerprint(doc: Document) -> str:
     """Summary (else text) reduced to its letters and digits, lower case."""
     return re.sub(r"[\W_]+", "", (doc.summary or doc.text or "").lower())[:400]
 
 
-def _same_day(a: Document, b: Document) -> bool:
-    """Both dated the same, or both undated."""
-    return (a.date.iso if a.date else None) == (b.date.iso if b.date else None)
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    """Word 5-grams of the start of a text."""
+    words = re.findall(r"\w+", text[:TEXT_CHARS].lower())
+    return {tuple(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
+
+
+def same_document(a: Document, b: Document, cosine: float) -> bool:
+    """Whether two records hold one document: same date, and the same full text, else the same summary.
+
+    Archives repeat boilerplate (participant lists, "Editorial Note. At the Nth meeting ..."), so where
+    both records have a full text, the texts decide.
+    """
+    if (a.date.iso if a.date else None) != (b.date.iso if b.date else None):
+        return False
+    if a.text and b.text:
+        first, second = _shingles(a.text), _shingles(b.text)
+        return len(first & second) / len(first | second) >= SAME_WORDS
+    return cosine >= SAME_TEXT or _fingerprint(a) == _fingerprint(b)
 
 
 def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: dict[int, Document],
@@ -37,9 +57,7 @@ def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: dic
         vector = np.asarray(vectors[row], dtype=np.float32)
         twin = None
         for index, (other, _) in enumerate(kept):
-            other_doc = documents[other]
-            if _same_day(doc, other_doc) and (
-                    float(vector @ kept_vectors[index]) >= SAME_TEXT or _fingerprint(doc) == _fingerprint(other_doc)):
+            if same_document(doc, documents[other], float(vector @ kept_vectors[index])):
                 twin = other
                 break
         if twin is not None:
