@@ -32,5 +32,10 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
+# Benchmarks (numbers in the README); they need ../shared. Load and txtai: see bench/*.py docstrings.
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_search.py
+	$(BIN)/python bench/scale.py
+
 clean:
 	rm -rf index/CURRENT index/generations index/.lock
