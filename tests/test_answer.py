@@ -198,6 +198,16 @@ def test_generated_answer_uses_only_the_retrieved_documents(seed_archive: Archiv
     assert context.rstrip().endswith(f"Question: {SEED_QUESTION}")
 
 
+def test_generated_markers_after_the_full_stop_are_tidied(seed_archive: Archive, chat_endpoint: ChatEndpoint) -> None:
+    chat_endpoint.reply = "Stalin opposed inviting neutral countries. [1] Mao later raised neutral monitors. [1, 2]"
+    response = seed_archive.ask(SEED_QUESTION)
+    assert response["method"] == "generated"
+    assert response["answer"] == ("Stalin opposed inviting neutral countries [1]. "
+                                  "Mao later raised neutral monitors [1][2].")
+    assert [c["marker"] for c in response["citations"]] == [1, 2]
+    assert_resolves(response)
+
+
 @pytest.mark.parametrize("reply, status, reason", [
     ("Stalin opposed neutral countries [7].", 200, "cites [7]"),
     ("Stalin opposed neutral countries [1]. Mao agreed fully.", 200, "carries no marker"),

@@ -93,8 +93,8 @@ def test_filters_offer_people_with_life_dates_and_counts(bundled_server) -> None
 
 def test_date_sort_and_filters_shape_the_answer(bundled_server) -> None:
     html = get(bundled_server, "/?q=" + quote_plus(SEED_QUESTION) + "&sort=date&date_from=1951&date_to=1952").text
-    dates = re.findall(r'<li class="card[^"]*" id="t1-doc\d+"[^>]*>\s*<p class="card-meta">.*?<time datetime="([\d-]+)"',
-                       html, re.S)
+    card = r'<li class="card[^"]*" id="t1-doc\d+"[^>]*>\s*<p class="card-meta">.*?<time datetime="([\d-]+)"'
+    dates = re.findall(card, html, re.S)
     assert dates and dates == sorted(dates) and all("1951" <= d < "1953" for d in dates)
 
 

@@ -188,8 +188,12 @@ def phrase(result: dict[str, Any], sentence: str, marker: int) -> str:
     if not lead:
         placed = PartialDate.from_iso(result["date_inferred"]).display if result.get("date_inferred") else None
         where = f" (placed at {placed})" if placed else ""
-        opening = f"An undated {kind}{where}" if kind else (f"In “{title}” (undated{', placed at ' + placed if placed else ''})"
-                                                            if title else f"In an undated document{where}")
+        if kind:
+            opening = f"An undated {kind}{where}"
+        elif title:
+            opening = f"In “{title}” (undated{', placed at ' + placed if placed else ''})"
+        else:
+            opening = f"In an undated document{where}"
         return f"{opening}: {text} [{marker}]."
     if kind:
         return f"{lead}, in an {kind}: {text} [{marker}]."

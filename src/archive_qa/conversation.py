@@ -145,7 +145,7 @@ def ask(archive: Any, question: str, history: list[dict[str, Any]] | None = None
         top = response.get("results", [])[:llm.CONTEXT_DOCUMENTS]
         texts = {i: d.text for i, d in lookup([r["id"] for r in top]).items() if d.text}
         try:
-            result = llm.generate(question, response, texts)
+            result = llm.generate(question if reading.follows is None else query, response, texts)
         except llm.GenerationError as error:
             log.warning("generated answer refused, extractive answer instead: %s", error)
             fallback = str(error)

@@ -68,6 +68,15 @@ def check(reply: str, count: int) -> list[int]:
     return list(dict.fromkeys(found))
 
 
+def tidy(reply: str) -> str:
+    """One line; "[1, 2]" as "[1][2]"; a marker set after a sentence's full stop moved before it."""
+    text = " ".join(reply.split())
+    text = re.sub(r"\[(\d+(?:\s*[,;]\s*\d+)+)\]",
+                  lambda m: "".join(f"[{n}]" for n in re.findall(r"\d+", m.group(1))), text)
+    text = re.sub(r"\s*([.!?])\s*((?:\[\d+\]\s*)+)(?=\s|$)", lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
+    return text.strip()
+
+
 def generate(question: str, response: dict[str, Any], texts: dict[str, str] | None = None) -> dict[str, Any]:
     """A generated answer in the shape of `answer.compose`'s, its markers checked.
 
@@ -89,7 +98,7 @@ def generate(question: str, response: dict[str, Any], texts: dict[str, str] | No
         content = reply.json()["choices"][0]["message"]["content"]
     except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as error:
         raise GenerationError(f"chat endpoint {url}: {type(error).__name__}: {error}") from None
-    content = " ".join(str(content or "").split())
+    content = tidy(str(content or ""))
     if content.strip().upper().startswith("NO ANSWER"):
         raise GenerationError("the model found no answer in the documents")
     used = check(content, len(documents))
