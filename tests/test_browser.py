@@ -87,8 +87,11 @@ def test_follow_up_keeps_the_thread(page, bundled_server) -> None:
     page.locator("#turn2 .answer p").wait_for()
     assert "after 28 August 1951" in page.locator("#turn2 .follow-up").inner_text()
     assert "h=what+did+Stalin" in page.url
+    kept = page.eval_on_selector_all("input[name=h]", "inputs => inputs.map(i => i.value)")
+    assert kept == [SEED_QUESTION, "anything later than that?"]
     page.reload()  # the permalink reproduces both turns, server-rendered
     assert page.locator("article.turn").count() == 2
+    assert page.get_by_role("link", name="New conversation").count() == 1
 
 
 def test_page_works_without_javascript(browser, bundled_server) -> None:

@@ -167,10 +167,14 @@
         if (hint) { hint.remove(); }
         var keep = el("input", { type: "hidden", name: "h" });
         keep.value = question;
-        form.insertBefore(keep, form.firstChild);
-        input.value = "";
         var label = form.querySelector("label[for=q]");
+        form.insertBefore(keep, label);  // after the earlier questions: the thread stays in order
+        input.value = "";
         if (label) { label.textContent = "Follow-up question"; }
+        var links = form.querySelector(".ask-links");
+        if (links && !document.getElementById("new-conversation")) {
+          links.appendChild(el("a", { href: "/", id: "new-conversation" }, ["New conversation"]));
+        }
         status.textContent = result.body.answerable ? "Answered, with " + result.body.citations.length + " cited document(s)." : "The archive holds nothing on this question.";
         window.history.pushState({}, "", permalink(question, earlier, filters, filters.interpret));
         article.querySelector(".answer p").focus();
