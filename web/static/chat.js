@@ -51,7 +51,7 @@
     if (interpreted.author) { phrases.push("by " + interpreted.author); }
     var others = (interpreted.people || []).filter(function (p) { return p !== interpreted.author; });
     if (others.length) { phrases.push("about " + others.join(", ")); }
-    if (interpreted.date_from || interpreted.date_to) {
+    if ((interpreted.date_from || interpreted.date_to) && !interpreted.date_overridden_by) {
       phrases.push("dated " + (interpreted.date_from || "…") + " to " + (interpreted.date_to || "…") +
                    (interpreted.date_phrase ? " (“" + interpreted.date_phrase + "”)" : ""));
     }

@@ -96,7 +96,7 @@ def interpretation(response: dict[str, Any]) -> list[str]:
     others = [p for p in seen.get("people") or [] if p != seen.get("author")]
     if others:
         phrases.append("about " + ", ".join(others))
-    if seen.get("date_from") or seen.get("date_to"):
+    if (seen.get("date_from") or seen.get("date_to")) and not seen.get("date_overridden_by"):
         phrases.append(f"dated {seen.get('date_from') or '…'} to {seen.get('date_to') or '…'}"
                        + (f" (“{seen['date_phrase']}”)" if seen.get("date_phrase") else ""))
     return phrases
