@@ -103,6 +103,11 @@ def test_oversized_question_is_refused_with_422_naming_it(client: httpx.Client, 
     assert "at most 1000 characters" in response.text
 
 
+def test_a_very_long_url_is_a_4xx(server: LiveServer) -> None:
+    status, _ = raw_get(server, "/api/search?q=" + "x" * 100_000)
+    assert 400 <= status < 500
+
+
 @pytest.mark.parametrize("body", [
     {"q": "Stalin", "person": ["a"] * 5000},
     {"q": "Stalin", "person": ["x" * 5000]},

@@ -14,6 +14,7 @@ import httpx
 
 from archive_qa.api.app import create_app
 from archive_qa.indexing import ingest, remove
+from archive_qa.store import Store
 from archive_qa.store.layout import CURRENT, GENERATIONS, current_generation
 from conftest import MODEL, ROOT, LiveServer, write_jsonl
 
@@ -130,3 +131,25 @@ def test_a_damaged_new_generation_does_not_take_the_server_down(seed_copy: Path,
         ingest(seed_copy, [batch(tmp_path, "after")], MODEL, progress=False)
         stats = client.get("/api/stats").json()
         assert stats["documents"] == 15 and stats["generation"] == current_generation(seed_copy).name
+
+
+def test_concurrent_ingests_take_turns_and_both_land(seed_copy: Path, tmp_path: Path, embedder) -> None:
+    """The writer lock serialises ingests; the second merges with what the first published."""
+    errors: list[BaseException] = []
+
+    def run(tag: str) -> None:
+        try:
+            ingest(seed_copy, [batch(tmp_path, tag)], MODEL, progress=False)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(tag,)) for tag in ("left", "right")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    store = Store.open(seed_copy)
+    assert store.count() == 20
+    assert set(store.documents([f"{tag}-{i}" for tag in ("left", "right") for i in range(5)])) == {
+        f"{tag}-{i}" for tag in ("left", "right") for i in range(5)}
