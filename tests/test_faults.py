@@ -102,7 +102,7 @@ def stderr_lines(process: subprocess.Popen[str]) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["kill-9", "ctrl-c", "kill"])
 def test_signal_while_writing_leaves_the_old_index_serving(big_copy: Path, tmp_path: Path, embedder,
                                                           sig: signal.Signals) -> None:
     before = published(big_copy)
@@ -120,7 +120,7 @@ def test_signal_while_writing_leaves_the_old_index_serving(big_copy: Path, tmp_p
     else:
         assert process.returncode == 130, lines
         assert "interrupted; the index is as it was before" in "".join(lines)
-        assert unfinished(big_copy) == []  # ctrl-C cleans up after itself
+        assert unfinished(big_copy) == []  # ctrl-C and a plain kill clean up after themselves
     archive = open_index(big_copy)
     assert archive.stats()["documents"] == BIG
     assert len(archive.search("armistice at Panmunjom", k=5)["results"]) == 5

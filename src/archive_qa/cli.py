@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -262,6 +263,11 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """Raise KeyboardInterrupt, so a writer stopped by SIGTERM removes its unfinished generation."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; known failures print one line saying what to do and exit non-zero."""
     args = build_parser().parse_args(argv)
@@ -269,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "ingest":
         logging.getLogger("archive_qa").setLevel(logging.INFO)
+    if args.command in ("ingest", "remove", "reindex"):  # `kill` (SIGTERM) then cleans up as ctrl-C does
+        signal.signal(signal.SIGTERM, _interrupt)
     from .embedding import ModelNotFoundError
     from .indexing import IngestRefused
     from .records import CollectionError
