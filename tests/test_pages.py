@@ -174,3 +174,16 @@ def test_urls_build_every_link() -> None:
         "/?q=q%3F&h=first&person=Joseph+Stalin&interpret=0"
     assert urls.external("https://history.state.gov/x") == "https://history.state.gov/x"
     assert urls.external(" JavaScript:alert(1)") is None and urls.external("data:text/html,x") is None
+
+
+@pytest.mark.parametrize("history", [
+    [{"question": "   ", "query": " ", "citations": [{"id": "nope", "date": "garbage"}]}],
+    [{"question": "q", "citations": [{"id": "seed-03", "date": "9999-12-31"}]}],
+    [{"question": "q", "citations": [{"id": "seed-03", "date": "0001-01-01"}]}],
+])
+def test_odd_threads_are_answered_not_failed(bundled_server, history: list) -> None:
+    for question in ("anything later?", "anything earlier?"):
+        response = httpx.post(bundled_server.url + "/api/ask", json={"question": question, "history": history},
+                              timeout=60)
+        assert response.status_code == 200, response.text
+        assert response.json()["answer"]

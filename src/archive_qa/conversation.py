@@ -57,11 +57,12 @@ def is_follow_up(question: str) -> bool:
 def read(question: str, history: list[dict[str, Any]] | None) -> Reading:
     """Read a question against the last turn of `history` (dicts with "question", "query"?, "citations"?)."""
     question = " ".join(question.split())
-    turns = [t for t in (history or [])[-MAX_TURNS:] if isinstance(t, dict) and t.get("question")]
+    turns = [t for t in (history or [])[-MAX_TURNS:]
+             if isinstance(t, dict) and isinstance(t.get("question"), str) and t["question"].strip()]
     if not turns or not is_follow_up(question):
         return Reading(question, question)
     last = turns[-1]
-    previous = str(last.get("query") or last["question"])
+    previous = str(last.get("query") or "").strip() or last["question"].strip()
     own = set(content_words(question))
     context = [w for w in dict.fromkeys(content_words(previous)) if w not in own]
     kept = [w for w in content_words(question) if w not in _META]
@@ -70,6 +71,15 @@ def read(question: str, history: list[dict[str, Any]] | None) -> Reading:
     reading = Reading(question, query, follows=str(last["question"]))
     reading.notes.append(f"read with the previous question: {last['question']}")
     dates = _dates(last)
+    try:
+        _shift(reading, question, dates)
+    except OverflowError:  # "later than" the year 9999: no shift
+        reading.date_from = reading.date_to = None
+    return reading
+
+
+def _shift(reading: Reading, question: str, dates: list[PartialDate]) -> None:
+    """Move the reading's dates after or before the previous answer's first cited document."""
     if dates:
         anchor = dates[0]  # "that": the document the previous answer led with
         if _REPLY.search(question):
@@ -81,7 +91,6 @@ def read(question: str, history: list[dict[str, Any]] | None) -> Reading:
         elif _EARLIER.search(question):
             reading.date_to = (anchor.start - timedelta(days=1)).isoformat()
             reading.notes.append(f"before {anchor.display}")
-    return reading
 
 
 def _dates(turn: dict[str, Any]) -> list[PartialDate]:

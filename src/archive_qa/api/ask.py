@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
+from .errors import bad_parameter
 from .schemas import check_date, check_people, check_question
 
 router = APIRouter(prefix="/api", tags=["answers"])
@@ -72,10 +73,13 @@ class AskBody(BaseModel):
 def run_ask(request: Request, body: AskBody) -> dict[str, Any]:
     """One answered turn, shared by the API and the page."""
     filters = body.filters
-    return request.app.state.archive.ask(
-        body.question, [turn.model_dump() for turn in body.history], k=filters.k, date_from=filters.date_from,
-        date_to=filters.date_to, person=filters.person, place=filters.place, sort=filters.sort,
-        interpret=filters.interpret)
+    try:
+        return request.app.state.archive.ask(
+            body.question, [turn.model_dump() for turn in body.history], k=filters.k, date_from=filters.date_from,
+            date_to=filters.date_to, person=filters.person, place=filters.place, sort=filters.sort,
+            interpret=filters.interpret)
+    except ValueError as error:  # messages start with the parameter's name, e.g. "query: must not be empty"
+        raise bad_parameter("body", "question", str(error)) from None
 
 
 @router.post("/ask")
