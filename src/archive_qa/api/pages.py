@@ -150,7 +150,11 @@ def chat(
             last = number == len(questions)
             options = {**{k: v or None for k, v in filters.items() if k != "sort"}, "sort": filters["sort"],
                        "interpret": form["interpret"]} if last else {}
-            response = archive.ask(question, history, **options)
+            try:
+                response = archive.ask(question, history, **options)
+            except ValueError as error:
+                errors.append(str(error))
+                break
             turns.append({"number": number, "response": response, "parts": answer_parts(number, response),
                           "timeline": timeline(number, response), "reading": interpretation(response),
                           "permalink": urls.permalink(question, questions[:number - 1], filters if last else None,
