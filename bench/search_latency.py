@@ -5,7 +5,8 @@ Run (from the repository root):
     .venv/bin/python bench/search_latency.py --index index --questions ../shared/eval/seed_dev_qrels.jsonl
 
 The model is loaded and the index opened once; every question is searched once per mode to warm the page
-cache, then timed --repeat times per mode with the modes interleaved. The question-vector cache is emptied
+cache, then timed --repeat times per mode with the modes interleaved, on --threads math threads (1, as
+`archive-qa serve` answers). The question-vector cache is emptied
 before each timed search, so every timing includes encoding the question. Writes bench/results/search_latency.json.
 """
 
@@ -30,8 +31,15 @@ def main() -> int:
     parser.add_argument("--questions", nargs="+", default=[str(EVAL)], help="qrels files or directories")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the questions per mode")
     parser.add_argument("-k", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1, help="math threads, as `archive-qa serve` uses")
     parser.add_argument("--out", help="result file (default bench/results/search_latency.json)")
     args = parser.parse_args()
+
+    import faiss
+    import torch
+
+    torch.set_num_threads(args.threads)
+    faiss.omp_set_num_threads(args.threads)
 
     from archive_qa.archive import open_index
 
@@ -57,7 +65,8 @@ def main() -> int:
     print(f"{len(asked)} questions x {args.repeat} passes, index {args.index} ({archive.stats()['documents']} documents)")
     print(table(rows, ["mode", "n", "p50_ms", "p95_ms", "mean_ms", "p50_vs_dense", "p95_vs_dense"]))
     path = write_result("search_latency", {"index": args.index, "documents": archive.stats()["documents"],
-                                           "questions": len(asked), "repeat": args.repeat, "modes": rows}, args.out)
+                                           "questions": len(asked), "repeat": args.repeat, "threads": args.threads,
+                                           "modes": rows}, args.out)
     print(f"wrote {path}")
     return 0
 

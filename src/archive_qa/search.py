@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "lexical")
 CANDIDATES = 100  # per ranker, before fusion
+PEOPLE_DEPTH = 50  # fused candidates whose authors and names are read for the people boosts
 
 
 @dataclass
@@ -85,7 +86,7 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
             feedback = fusion.feedback(store, query_vector, [row for row, _ in ranked[:fusion.FEEDBACK_DOCS]])
             dense = store.dense(feedback, depth, allowed)
             ranked = fusion.fuse(store, feedback, dense, lexical_ranking)
-    candidates = ranked[: depth]
+    candidates = ranked[: max(PEOPLE_DEPTH, 3 * request.k)]  # enough to boost people and fold duplicates
     documents = store.database.by_rows(row for row, _ in candidates)
     if reading and (reading.people or reading.author) and request.mode == "hybrid":
         candidates = _favour_people(candidates, documents, people_index, reading)
@@ -142,7 +143,7 @@ def _favour_people(candidates: list[tuple[int, float]], documents: dict, people_
                    reading: Reading) -> list[tuple[int, float]]:
     """Raise documents by, to or about the question's people; more for the person whose words are asked for."""
     boosted = []
-    for row, score in candidates:
+    for row, score in candidates[:PEOPLE_DEPTH]:
         doc = documents.get(row)
         if doc is None:
             continue
@@ -153,4 +154,4 @@ def _favour_people(candidates: list[tuple[int, float]], documents: dict, people_
             factor += fusion.AUTHOR_BOOST
         boosted.append((row, score * factor))
     boosted.sort(key=lambda item: -item[1])
-    return boosted
+    return boosted + list(candidates[PEOPLE_DEPTH:])

@@ -16,6 +16,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 PEOPLE_FILE = "people.json"
 PEOPLE_GLOB = "*.people.json"
-MAX_NAME_TOKENS = 5
+SUMMARY_CHARS = 400  # how much of a summary (else text) is read for names and its author
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 HONORIFICS = frozenset("""president prime minister premier chairman general generalissimo marshal secretary ambassador
 comrade mr mrs dr senator cardinal king queen emperor foreign vice deputy acting admiral colonel governor""".split())
@@ -48,8 +49,11 @@ _TITLE_PAIR = re.compile(
 _BRACKETED = re.compile(r"[\[(]([^\[\]()]{2,60})[\])]")
 
 
+@lru_cache(maxsize=65536)
 def fold(token: str) -> str:
     """A token without accents, lower-cased: "Hammarskjöld" -> "hammarskjold"."""
+    if token.isascii():
+        return token.lower()
     return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c)).lower()
 
 
@@ -155,6 +159,8 @@ class PeopleIndex:
     strict: set[str] = field(default_factory=set)  # keys that count only when written with a capital
     forms: dict[str, set[str]] = field(default_factory=dict)  # canonical => its folded keys
     life: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # canonical => (born, died)
+    starts: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # first word => keys as words, longest first
+    _names: dict[str, str | None] = field(default_factory=dict)  # cache: name as written => canonical
 
     def add(self, canonical: str, key: str, strict: bool = False) -> None:
         """Map a key to a person unless the key is taken or is a common word."""
@@ -163,6 +169,11 @@ class PeopleIndex:
             return
         self.keys[key] = canonical
         self.forms.setdefault(canonical, set()).add(key)
+        words = tuple(key.split())
+        starts = self.starts.setdefault(words[0], [])
+        starts.append(words)
+        starts.sort(key=len, reverse=True)
+        self._names.clear()
         if strict:
             self.strict.add(key)
 
@@ -187,27 +198,35 @@ class PeopleIndex:
 
     def canonical(self, name: str) -> str | None:
         """The canonical person for a name as written anywhere, or None."""
+        if name in self._names:
+            return self._names[name]
         key = name_key(display_name(name))
         if key in self.keys:
-            return self.keys[key]
-        found = self.find(name)
-        return found[0][0] if found else None
+            person: str | None = self.keys[key]
+        else:
+            found = self.find(name)
+            person = found[0][0] if found else None
+        self._names[name] = person
+        return person
 
     def find(self, text: str) -> list[tuple[str, int, int]]:
         """(canonical, start, end) for each person named in a text, longest names first, left to right."""
         words = tokens(text)
+        plain = [w for w, _, _ in words]
         found: list[tuple[str, int, int]] = []
         i = 0
         while i < len(words):
-            for size in range(min(MAX_NAME_TOKENS, len(words) - i), 0, -1):
-                key = " ".join(w for w, _, _ in words[i:i + size])
-                if key in self.keys:
-                    start = words[i][1]
-                    if key in self.strict and not text[start].isupper():
-                        continue
-                    found.append((self.keys[key], start, words[i + size - 1][2]))
-                    i += size
-                    break
+            for candidate in self.starts.get(plain[i], ()):
+                size = len(candidate)
+                if tuple(plain[i:i + size]) != candidate:
+                    continue
+                key = " ".join(candidate)
+                start = words[i][1]
+                if key in self.strict and not text[start].isupper():
+                    continue
+                found.append((self.keys[key], start, words[i + size - 1][2]))
+                i += size
+                break
             else:
                 i += 1
         return found
@@ -286,7 +305,7 @@ def involvement(doc: Document, index: PeopleIndex) -> Involvement:
         if cut and not authors:
             authors.update(p for p, start, _ in mentions if start < cut.start())
     summary = doc.summary or doc.text or ""
-    mentions = index.find(summary[:600])
+    mentions = index.find(summary[:SUMMARY_CHARS])
     named.update(p for p, _, _ in mentions)
     if not authors and mentions:
         person, start, _ = mentions[0]
