@@ -255,3 +255,32 @@ def test_a_really_full_disk_publishes_nothing(tiny_disk: Path, seed_index: Path,
     subprocess.run(["mount", "-o", "remount,size=4m", str(tiny_disk)], check=True)  # space freed
     assert ingest(index, [new_records(tmp_path, 150, "full")], MODEL, progress=False).total == 160
     assert unfinished(index) == [] and check_index(index).ok
+
+
+def test_a_damaged_page_found_only_when_read_is_a_503_naming_the_file(seed_copy: Path) -> None:
+    """Opening reads little of documents.sqlite; a bad page of the documents table shows on the first search."""
+    import sqlite3
+
+    import httpx
+
+    from archive_qa.api.app import create_app
+    from conftest import LiveServer
+
+    database = current_generation(seed_copy) / "documents.sqlite"
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        page = connection.execute("SELECT pageno FROM dbstat WHERE name = 'documents' AND pagetype = 'leaf'"
+                                  " ORDER BY pageno LIMIT 1").fetchone()[0]
+        size = connection.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(database.read_bytes())
+    data[(page - 1) * size: page * size] = b"\xa5" * size
+    database.write_bytes(bytes(data))
+    with LiveServer(create_app(seed_copy)) as server:
+        response = httpx.get(f"{server.url}/api/search", params={"q": "neutral countries"}, timeout=30)
+    assert response.status_code == 503
+    assert str(database) in response.json()["detail"] and "archive-qa check" in response.json()["detail"]
+    status, _, err = run_cli("search", "neutral countries", "--index", str(seed_copy))
+    assert status == 2 and "the index database is damaged" in err and "archive-qa check" in err
+    report = check_index(seed_copy)
+    assert any("malformed" in problem for problem in report.problems)
+    with pytest.raises(IndexCorruptError, match="with the original collection files"):
+        reindex(seed_copy, MODEL, progress=False)

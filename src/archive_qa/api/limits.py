@@ -1,10 +1,11 @@
-"""Guards against hostile requests: a body-size cap (413), safe 422s, and CORS closed unless configured."""
+"""Guards: a body-size cap (413), safe 422s, a 503 naming a damaged index file, CORS closed unless configured."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import settings
+from ..store.layout import DATABASE, rebuild_hint
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,16 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     return JSONResponse(status_code=422, content={"detail": _encodable(jsonable_encoder(error.errors()))})
 
 
+async def damaged_index(request: Request, error: Exception) -> JSONResponse:
+    """A database page that fails only when read: 503 naming the file and the commands that repair it."""
+    store = request.app.state.archive.store
+    path = store.generation / DATABASE
+    log.error("%s is damaged: %s", path, error)
+    return JSONResponse(status_code=503, content={"detail": (
+        f"{path} is damaged ({error}); run `archive-qa check --index {store.index_dir}`, then "
+        f"{rebuild_hint(store.index_dir)}")})
+
+
 def _encodable(value: Any) -> Any:
     """`value` with non-finite numbers as strings and lone surrogates backslash-escaped."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -97,6 +109,7 @@ def install(app: FastAPI) -> None:
     """Add the body-size cap and safe 422s, and CORS only for the origins the `cors_origins` setting names."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.get("max_body_bytes"))
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(sqlite3.DatabaseError, damaged_index)
     origins = [origin.strip() for origin in settings.get("cors_origins").split(",") if origin.strip()]
     if origins:
         log.info("CORS allowed for %s", ", ".join(origins))
