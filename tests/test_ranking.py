@@ -115,6 +115,8 @@ def test_cli_search_lifts_the_reading(bundled_index: Path, capsys) -> None:
     assert main(["search", "What did Mao write to Stalin in July 1951?", "--index", str(bundled_index),
                  "--json", "--no-interpret"]) == 0
     assert json.loads(capsys.readouterr().out)["interpreted"]["applied"] is False
+    assert main(["search", "What did Mao write to Stalin in July 1951?", "--index", str(bundled_index)]) == 0
+    assert "Read from the question: period 1951-07-01 to 1951-07-31" in capsys.readouterr().out
 
 
 def test_api_reports_the_reading_and_lifts_it(bundled_server) -> None:

@@ -179,6 +179,16 @@ def _search(args: argparse.Namespace) -> int:
         print(json.dumps(response, ensure_ascii=False))
         return 0
     if not response["results"]:
+    reading = response.get("interpreted") or {}
+    if reading.get("applied"):
+        period = (f"{reading['date_from'] or '…'} to {reading['date_to'] or '…'}"
+                  if reading.get("date_phrase") and not reading.get("date_overridden_by") else None)
+        said = ", ".join(filter(None, [f"period {period}" if period else None,
+                                       f"people {', '.join(reading['people'])}" if reading.get("people") else None,
+                                       f"words of {reading['author']}" if reading.get("author") else None]))
+        print(f"Read from the question: {said} (--no-interpret to lift)")
+    if not response.get("answerable", True):
+        print(f"Nothing here answers this well: {response.get('abstain_reason')}.")
         print("No documents match.")
     for rank, result in enumerate(response["results"], start=1):
         print(f"{rank:>2}. {result['date_display']} — {result['label']}  [{result['id']}, score {result['score']:.3f}]")

@@ -34,8 +34,10 @@ class Verdict:
 
 def coverage(store: Any, words: Sequence[str], rows: Sequence[int]) -> float:
     """IDF-weighted share of `words` that occur in at least one of `rows` (title, summary, text or people)."""
-    if not words or not rows:
+    if not rows:
         return 0.0
+    if not words:
+        return 1.0  # nothing beyond a period or names to cover
     connection = store.database.connection
     total = store.count()
     marks = ",".join("?" * len(rows))
