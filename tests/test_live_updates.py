@@ -153,3 +153,15 @@ def test_concurrent_ingests_take_turns_and_both_land(seed_copy: Path, tmp_path: 
     assert store.count() == 20
     assert set(store.documents([f"{tag}-{i}" for tag in ("left", "right") for i in range(5)])) == {
         f"{tag}-{i}" for tag in ("left", "right") for i in range(5)}
+
+
+def test_old_generations_stay_for_a_grace_period_then_go(seed_copy: Path, tmp_path: Path, embedder) -> None:
+    from archive_qa.store.layout import collect_garbage
+
+    for number in range(3):
+        ingest(seed_copy, [batch(tmp_path, f"gc{number}")], MODEL, progress=False)
+    finished = sorted(p.name for p in (seed_copy / GENERATIONS).iterdir())
+    assert len(finished) == 4  # superseded seconds ago: a server may still be reading them
+    collect_garbage(seed_copy, keep=2, grace_s=0)
+    assert sorted(p.name for p in (seed_copy / GENERATIONS).iterdir()) == finished[-2:]
+    assert finished[-1] == current_generation(seed_copy).name
