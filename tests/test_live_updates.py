@@ -165,3 +165,40 @@ def test_old_generations_stay_for_a_grace_period_then_go(seed_copy: Path, tmp_pa
     collect_garbage(seed_copy, keep=2, grace_s=0)
     assert sorted(p.name for p in (seed_copy / GENERATIONS).iterdir()) == finished[-2:]
     assert finished[-1] == current_generation(seed_copy).name
+
+
+def test_every_worker_of_archive_qa_serve_switches_without_restart(seed_copy: Path, tmp_path: Path,
+                                                                    embedder) -> None:
+    """`archive-qa serve --workers 2`: separate processes, each following CURRENT on its own."""
+    from conftest import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "archive_qa.cli", "serve", "--index", str(seed_copy), "--port", str(port),
+         "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, server.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "archive-qa serve did not start"
+            try:
+                if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        with Traffic(url, clients=4) as traffic:
+            time.sleep(1)
+            total = ingest(seed_copy, [batch(tmp_path, "workers")], MODEL, progress=False).total
+            traffic.wait_for(current_generation(seed_copy).name)
+            time.sleep(1)
+            recent = time.monotonic() - 0.5
+        assert traffic.failures == []
+        # fresh connections (one client per request) land on both workers; none still serves the old index
+        answers = {httpx.get(f"{url}/api/stats", headers={"Connection": "close"}, timeout=30).json()["documents"]
+                   for _ in range(20)}
+        assert answers == {total} == {c for t, _, c in traffic.seen if t > recent}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
