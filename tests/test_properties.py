@@ -144,3 +144,30 @@ def test_ingest_holds_exactly_the_valid_records(embedder, seed_index: Path, batc
         store = Store.open(index)
         assert set(store.documents(valid)) == valid
         assert store.count() == report.total == len(valid | {f"seed-{i:02d}" for i in range(1, 11)})
+
+
+questions = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=200).filter(str.strip)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(questions, st.sampled_from(["hybrid", "dense", "lexical"]), st.booleans(),
+       st.none() | st.text(max_size=12), st.lists(st.text(max_size=12), max_size=3))
+def test_any_question_is_answered_or_refused_with_value_error(seed_index: Path, embedder, query: str, mode: str,
+                                                              interpret: bool, date_from: str | None,
+                                                              people: list[str]) -> None:
+    """FTS syntax, quotes, NUL, emoji or nonsense dates: results and an answer, or a ValueError."""
+    from archive_qa import open_index
+
+    archive = open_index(seed_index)
+    try:
+        response = archive.search(query, k=5, date_from=date_from, person=people, mode=mode, interpret=interpret)
+    except ValueError as error:  # DateParseError is one; each names the field
+        assert str(error)
+        return
+    assert len(response["results"]) <= 5
+    json.dumps(response, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    for result in response["results"]:
+        assert result["id"].startswith("seed-") and result["citation"]
+    answered = archive.ask(query, [], k=5, date_from=date_from, person=people, interpret=interpret)
+    json.dumps(answered, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    assert {c["id"] for c in answered["citations"]} <= {d["id"] for d in answered["documents"]}
