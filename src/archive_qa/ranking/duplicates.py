@@ -11,8 +11,6 @@ import numpy as np
 from ..documents import Document
 
 SAME_TEXT = 0.97  # cosine of the embedded summaries above which two documents of one date are one telegram
-
-
 SAME_WORDS = 0.8  # Jaccard of word 5-gram shingles above which two full texts are one telegram
 SHINGLE = 5
 TEXT_CHARS = 4000
