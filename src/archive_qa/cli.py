@@ -178,7 +178,6 @@ def _search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
         return 0
-    if not response["results"]:
     reading = response.get("interpreted") or {}
     if reading.get("applied"):
         period = (f"{reading['date_from'] or '…'} to {reading['date_to'] or '…'}"
@@ -189,6 +188,7 @@ def _search(args: argparse.Namespace) -> int:
         print(f"Read from the question: {said} (--no-interpret to lift)")
     if not response.get("answerable", True):
         print(f"Nothing here answers this well: {response.get('abstain_reason')}.")
+    if not response["results"]:
         print("No documents match.")
     for rank, result in enumerate(response["results"], start=1):
         print(f"{rank:>2}. {result['date_display']} — {result['label']}  [{result['id']}, score {result['score']:.3f}]")
@@ -198,7 +198,6 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("ask")
 @command("eval")
 def _eval(args: argparse.Namespace) -> int:
     from .archive import open_index
@@ -216,6 +215,7 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ask")
 def _ask(args: argparse.Namespace) -> int:
     from .archive import open_index
 
