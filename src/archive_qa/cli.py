@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_index(sub.add_parser("ingest", help="add or replace documents from JSONL, JSON or CSV files"))
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--strict", action="store_true", help="refuse the whole batch if any record is bad")
+    p.add_argument("--sync", action="store_true", help="make the index hold exactly these files (drop other ids)")
     p.add_argument("--model", default=settings.get("model"), help="embedding model (ARCHIVE_QA_MODEL)")
     p.add_argument("--device", default=settings.get("device"), help="auto, cpu, cuda or mps")
     p.add_argument("--batch-size", type=int, default=settings.get("batch_size"))
@@ -64,7 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--person", action="append", default=[], help="only documents naming this person")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
-
     p.add_argument("--no-interpret", dest="interpret", action="store_false",
                    help="do not read dates and people from the question")
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
     p.add_argument("--filters", action="store_true", help="apply each question's qrels `filters` as explicit dates")
     p.add_argument("--ablation", action="store_true", help="add a hybrid run that does not read the question")
+
     p = with_index(sub.add_parser("ask", help="a short answer composed from the documents, every sentence cited"))
     p.add_argument("question")
     p.add_argument("--from", dest="date_from", help="earliest date, e.g. 1951 or 1951-07 or 'July 1951'")
@@ -99,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _ingest(args: argparse.Namespace) -> int:
     from .indexing import ingest
 
-    report = ingest(args.index, args.paths, args.model, strict=args.strict, device=args.device,
+    report = ingest(args.index, args.paths, args.model, strict=args.strict, sync=args.sync, device=args.device,
                     batch_size=args.batch_size, index_kind=args.index_type)
     for error in report.errors:
         print(error, file=sys.stderr)

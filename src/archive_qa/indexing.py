@@ -20,10 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class IngestRefused(Exception):
-    """A --strict ingest met bad records; nothing was written."""
+    """A batch with bad records that was not ingested (strict mode, or no valid record at all)."""
 
-    def __init__(self, errors: list[RecordError]) -> None:
-        super().__init__(f"{len(errors)} bad record(s); nothing was ingested (--strict)")
+    def __init__(self, errors: list[RecordError], why: str = "--strict") -> None:
+        super().__init__(f"{len(errors)} bad record(s); nothing was ingested ({why})")
         self.errors = errors
 
 
@@ -57,13 +57,17 @@ def read_batch(paths: Sequence[str | Path]) -> tuple[list[Document], list[Record
 
 
 def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, strict: bool = False,
-           device: str = "auto", batch_size: int = 64, index_kind: str = "auto",
+           sync: bool = False, device: str = "auto", batch_size: int = 64, index_kind: str = "auto",
            progress: bool | None = None) -> IngestReport:
     """Add or replace the documents of `paths` in the index.
 
+    Args:
+        sync: make the index hold exactly these files' documents: ids not in the batch are removed
+            (their vectors are still reused for unchanged documents).
+
     Raises:
         CollectionError: a file is missing, empty or unreadable (nothing is written).
-        IngestRefused: strict mode met bad records (nothing is written).
+        IngestRefused: strict mode met bad records, or no record was valid (nothing is written).
     """
     if not paths:
         raise CollectionError("no files given; name one or more .jsonl, .json or .csv collections")
@@ -71,9 +75,11 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
     if errors and strict:
         raise IngestRefused(errors)
     report = IngestReport(errors=errors)
+    if not documents and errors:
+        raise IngestRefused(errors, "no valid record in the batch")
     if not documents:
         raise CollectionError(f"no valid records in {', '.join(map(str, paths))}; nothing was ingested")
-    return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress)
+    return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress, sync)
 
 
 def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
@@ -109,7 +115,7 @@ def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_si
 
 
 def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: list[str], report: IngestReport,
-           device: str, batch_size: int, index_kind: str, progress: bool | None) -> IngestReport:
+           device: str, batch_size: int, index_kind: str, progress: bool | None, sync: bool = False) -> IngestReport:
     """Merge changes into the current generation under the writer lock and publish the result."""
     with writer_lock(index_dir):
         try:
@@ -122,6 +128,9 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
             for row, doc, key in old.database.iter_documents():
                 merged[doc.id] = doc
                 old_keys[doc.id] = (row, key)
+        if sync:
+            incoming_ids = {doc.id for doc in incoming}
+            remove_ids = [doc_id for doc_id in merged if doc_id not in incoming_ids]
         for doc_id in remove_ids:
             if merged.pop(doc_id, None) is None:
                 report.errors.append(RecordError("remove", f"no document with id {doc_id!r}"))
