@@ -246,7 +246,8 @@ def build_index(known: Iterable[Person], collection_names: Iterable[str]) -> Peo
     return index
 
 
-_CACHE: dict[str, PeopleIndex] = {}
+CACHED_GENERATIONS = 4
+_CACHE: dict[str, PeopleIndex] = {}  # generation directory => its people index, oldest first
 _LOCK = threading.Lock()
 
 
@@ -269,6 +270,8 @@ def index_for(store: Any) -> PeopleIndex:
     log.info("people index: %d keys for %d people", len(index.keys), len(index.forms))
     with _LOCK:
         _CACHE[key] = index
+        while len(_CACHE) > CACHED_GENERATIONS:  # older generations are gone after an ingest
+            _CACHE.pop(next(iter(_CACHE)))
     return index
 
 
