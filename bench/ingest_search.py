@@ -7,7 +7,9 @@ Run (from the repository root):
 
 Prints tables and writes bench/results/ingest_search.json. The raw encoder figure is
 `SentenceTransformer.encode` over the same embedding texts with the same batch size, in the same process;
-ingest efficiency = ingest docs/s / raw docs/s (issue 5 wants >= 90 %).
+ingest efficiency = ingest docs/s / raw docs/s (issue 5 wants >= 90 %), from wall time (best of --rounds
+alternations) and from the process's CPU time (which other processes on a shared box disturb less).
+`non_encode_share_pct` is the share of ingest time spent outside the encoder (parsing, SQLite, FAISS, fsync).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=settings.get("batch_size"))
     parser.add_argument("--repeats", type=int, default=5, help="cached passes over the questions per mode")
     parser.add_argument("--threads", type=int, default=1, help="torch/FAISS threads while searching (serve uses 1)")
+    parser.add_argument("--rounds", type=int, default=1, help="alternate raw encoder and ingest N times; best of each")
     parser.add_argument("--skip-raw", action="store_true", help="do not time the raw encoder")
     parser.add_argument("--out", help="JSON output path (default bench/results/ingest_search.json)")
     args = parser.parse_args(argv)
@@ -91,33 +94,45 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {args.model} on {embedder.device} loaded in {load_s:.1f}s; {len(documents)} documents, "
           f"{len(errors)} bad records; batch size {args.batch_size}", file=sys.stderr)
 
-    with EncodeTimer() as timer:
-        start = time.perf_counter()
-        report = ingest(index, [corpus], args.model, device=args.device, batch_size=args.batch_size, progress=False)
-        ingest_s = time.perf_counter() - start
+    rounds = []
+    for round_number in range(1, args.rounds + 1):
+        row: dict = {"round": round_number}
+        if not args.skip_raw:  # the raw encoder first, then ingest: alternating cancels slow drift in load
+            wall, cpu = time.perf_counter(), time.process_time()
+            embedder._model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+            row["raw_s"], row["raw_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+        target = index if round_number == args.rounds else work / f"round{round_number}"
+        with EncodeTimer() as timer:
+            wall, cpu = time.perf_counter(), time.process_time()
+            report = ingest(target, [corpus], args.model, device=args.device, batch_size=args.batch_size,
+                            progress=False)
+            row["ingest_s"], row["ingest_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+        row["encode_in_ingest_s"] = timer.seconds
+        if target != index:
+            shutil.rmtree(target, ignore_errors=True)
+        rounds.append(row)
     peak_after_ingest = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     archive = open_index(index, device=args.device)
     assert archive.embedder is embedder, "ingest and search should share one model instance"
     stats = archive.stats()
 
-    raw_s = None
-    if not args.skip_raw:
-        start = time.perf_counter()
-        embedder._model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
-        raw_s = time.perf_counter() - start
-
     n = report.embedded
-    ingest_rate = n / ingest_s
-    raw_rate = len(texts) / raw_s if raw_s else None
+    best_ingest = min(r["ingest_s"] for r in rounds)
+    best_raw = min(r["raw_s"] for r in rounds) if not args.skip_raw else None
     ingest_row = {
-        "documents": n, "ingest_s": round(ingest_s, 2), "ingest_docs_per_s": round(ingest_rate, 1),
-        "encode_in_ingest_s": round(timer.seconds, 2), "other_ingest_s": round(ingest_s - timer.seconds, 2),
-        "raw_encode_s": round(raw_s, 2) if raw_s else None,
-        "raw_docs_per_s": round(raw_rate, 1) if raw_rate else None,
-        "efficiency_pct": round(100 * ingest_rate / raw_rate, 1) if raw_rate else None,
+        "documents": n, "rounds": len(rounds), "ingest_s": round(best_ingest, 2),
+        "ingest_docs_per_s": round(n / best_ingest, 1),
+        "raw_docs_per_s": round(len(texts) / best_raw, 1) if best_raw else None,
+        "efficiency_wall_pct": round(100 * (n / best_ingest) / (len(texts) / best_raw), 1) if best_raw else None,
+        "efficiency_cpu_pct": round(100 * sum(r["raw_cpu_s"] for r in rounds) / sum(r["ingest_cpu_s"] for r in rounds)
+                                    * n / len(texts), 1) if best_raw else None,
+        "non_encode_share_pct": round(100 * sum(r["ingest_s"] - r["encode_in_ingest_s"] for r in rounds)
+                                      / sum(r["ingest_s"] for r in rounds), 1),
         "index_mib": round(stats["bytes_on_disk"] / 2**20, 2), "peak_rss_mib": round(peak_after_ingest, 1),
     }
+    print("\nIngest, each round: " + "; ".join(
+        ", ".join(f"{k} {v:.1f}" for k, v in r.items() if k != "round") for r in rounds))
     print("\nIngest")
     print(benchlib.table([ingest_row], list(ingest_row)))
 
@@ -156,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "corpus": str(args.corpus), "limit": args.limit, "model": args.model, "device": embedder.device,
         "batch_size": args.batch_size, "query_threads": args.threads, "model_load_s": round(load_s, 2), "bad_records": len(errors),
-        "ingest": ingest_row, "index": stats, "latency": latency_rows, "peak_rss_mib_end": round(final_peak, 1),
+        "ingest": ingest_row, "rounds": rounds, "index": stats, "latency": latency_rows, "peak_rss_mib_end": round(final_peak, 1),
     }, args.out)
     print(f"\nwrote {path}")
     archive.store.close()
