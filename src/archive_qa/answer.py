@@ -24,7 +24,7 @@ MAX_SEQUENCE = 5  # sentences when the question asks for a sequence of events
 CONSIDERED = 6  # top documents a sentence may come from
 RELATIVE_FLOOR = 0.8  # a later document joins the answer when its best sentence scores this share of the best
 THIN_SUMMARY = 120  # characters: below this (title aside) the full text is read as well
-TEXT_SENTENCES = 12  # text sentences per document kept, by word overlap, before embedding
+TEXT_SENTENCES = 6  # text sentences per document kept, by word overlap, before embedding
 MAX_CHARS = 320  # longest quoted sentence
 PRONOUN_PENALTY = 0.15  # a sentence that opens with a pronoun reads badly out of its document
 SUPPORT_SIMILARITY = 0.5  # cosine at which a sentence sharing no word with the question still answers it
@@ -143,7 +143,7 @@ def score_sentences(question: str, sentences: list[Sentence], embedder: Embedder
     overlap = [sum(weight[w] for w in words & bag) / norm for bag in bags]
     if embedder is not None and sentences:
         query = embedder.encode_query(question)
-        vectors = embedder.encode_documents([s.text for s in sentences], progress=False)
+        vectors = embedder.encode_cached([s.text for s in sentences])
         cosine = vectors @ np.asarray(query, dtype=np.float32)
         for sentence, similarity, shared in zip(sentences, cosine, overlap):
             sentence.similarity = float(similarity)

@@ -57,7 +57,7 @@ def pick_device(device: str) -> str:
 class Embedder:
     """Encodes documents in length-sorted batches and questions through a small cache."""
 
-    def __init__(self, model: str, device: str = "auto", batch_size: int = 64, cache_size: int = 2048) -> None:
+    def __init__(self, model: str, device: str = "auto", batch_size: int = 64, cache_size: int = 8192) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
@@ -122,19 +122,28 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """One unit-length vector, shape (dimension,), cached by text."""
+        return self.encode_cached([text])[0]
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for short texts (questions, answer sentences) through the cache; misses in one batch."""
         with self._lock:
-            cached = self._cache.get(text)
-            if cached is not None:
+            found = {text: self._cache[text] for text in texts if text in self._cache}
+            for text in found:
                 self._cache.move_to_end(text)
-                return cached
-        vector = self._model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
-        vector = np.ascontiguousarray(vector, dtype=np.float32)
-        vector.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vector
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vector
+        missing = list(dict.fromkeys(text for text in texts if text not in found))
+        if missing:
+            vectors = self._model.encode(missing, batch_size=max(len(missing), 1), normalize_embeddings=True,
+                                         convert_to_numpy=True)
+            with self._lock:
+                for text, vector in zip(missing, vectors):
+                    vector = np.ascontiguousarray(vector, dtype=np.float32)
+                    vector.setflags(write=False)
+                    found[text] = self._cache[text] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[text] for text in texts])
 
 
 def get_embedder(model: str, device: str = "auto", batch_size: int | None = None) -> Embedder:
