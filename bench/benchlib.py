@@ -88,7 +88,7 @@ def machine() -> dict[str, Any]:
         info["memory_gib"] = round(total_kib / 2**20, 1)
     except (OSError, ValueError):
         pass
-    info["load_avg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    info["load_avg_when_written"] = [round(x, 2) for x in os.getloadavg()]
     return info
 
 

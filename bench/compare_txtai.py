@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                  for mode in runs["ours-query"]["top10"]}
     print(f"\nSame corpus ({runs['ours-build']['documents']} docs), model {benchlib.MODEL}, "
           f"{len(questions)} new questions each, k=10, CPU; txtai index: "
-          f"{runs['txtai-build']['txtai_config'].get('faiss', {}).get('components') or 'txtai default'}")
+          f"{runs['txtai-build']['txtai_config'].get('build', {}).get('settings', {}).get('components', '?')}")
     print(benchlib.table(rows, list(rows[0])))
     print(f"top-10 overlap with txtai: {agreement}")
     for run in runs.values():
