@@ -62,10 +62,10 @@ def places_of(doc: Document | dict[str, Any]) -> list[str]:
 def people_of(doc: Document, store: Any) -> set[str]:
     """The canonical people a document is by, to or about, as the ranking's people index reads it."""
     try:
-        from .ranking.people import index_for, involvement
+        from .ranking.people import index_for
     except ImportError:  # an older ranking without a people index: the record's own names
         return set(doc.people)
-    return set(involvement(doc, index_for(store)).named)
+    return set(index_for(store).involvement(doc).named)
 
 
 def listed_people(doc: Document, store: Any) -> set[str]:

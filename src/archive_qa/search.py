@@ -12,7 +12,7 @@ from .citations import citation
 from .dates import PartialDate
 from .embedding import Embedder
 from .ranking import abstention, duplicates, fusion, lexical
-from .ranking.people import PeopleIndex, index_for, involvement, tokens
+from .ranking.people import PeopleIndex, index_for, tokens
 from .ranking.question import Reading, read_question
 from .store import Store
 from .store.database import filter_sql, person_key
@@ -147,7 +147,7 @@ def _favour_people(candidates: list[tuple[int, float]], documents: dict, people_
         doc = documents.get(row)
         if doc is None:
             continue
-        who = involvement(doc, people_index)
+        who = people_index.involvement(doc)  # cached per (generation, document)
         share = (sum(p in who.named for p in reading.people) / len(reading.people)) if reading.people else 0.0
         factor = 1.0 + fusion.PEOPLE_BOOST * share
         if reading.author and reading.author in who.authors:

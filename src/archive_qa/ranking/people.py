@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,6 +48,7 @@ _TITLE_PAIR = re.compile(
     r"^(?:(?:telegram|letter|cable|message|note|memorandum)\s+(?:from\s+)?)?(?P<x>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})"
     r"\s+to\s+(?P<y>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})", re.IGNORECASE)
 _BRACKETED = re.compile(r"[\[(]([^\[\]()]{2,60})[\])]")
+INVOLVEMENT_CACHE = 8192  # documents whose involvement one generation's people index remembers
 
 
 @lru_cache(maxsize=65536)
@@ -161,6 +163,8 @@ class PeopleIndex:
     life: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # canonical => (born, died)
     starts: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # first word => keys as words, longest first
     _names: dict[str, str | None] = field(default_factory=dict)  # cache: name as written => canonical
+    _involved: OrderedDict[str, Involvement] = field(default_factory=OrderedDict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, canonical: str, key: str, strict: bool = False) -> None:
         """Map a key to a person unless the key is taken or is a common word."""
@@ -174,6 +178,8 @@ class PeopleIndex:
         starts.append(words)
         starts.sort(key=len, reverse=True)
         self._names.clear()
+        with self._lock:
+            self._involved.clear()
         if strict:
             self.strict.add(key)
 
@@ -229,6 +235,20 @@ class PeopleIndex:
                 break
             else:
                 i += 1
+        return found
+
+    def involvement(self, doc: Document) -> Involvement:
+        """`involvement(doc, self)`, remembered per document id (LRU): a generation's documents never change."""
+        with self._lock:
+            found = self._involved.get(doc.id)
+            if found is not None:
+                self._involved.move_to_end(doc.id)
+                return found
+        found = involvement(doc, self)
+        with self._lock:
+            self._involved[doc.id] = found
+            while len(self._involved) > INVOLVEMENT_CACHE:
+                self._involved.popitem(last=False)
         return found
 
     def surface_forms(self, canonical: str) -> list[str]:
