@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,10 @@ SAME_TEXT = 0.97  # cosine of the embedded summaries above which two documents o
 SAME_WORDS = 0.8  # Jaccard of word 5-gram shingles above which two full texts are one telegram
 SHINGLE = 5
 TEXT_CHARS = 4000
+SHINGLE_CACHE = 4096  # documents whose shingle hashes are remembered, per (generation, row), least recent dropped
+
+_SHINGLES: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+_LOCK = threading.Lock()
 
 
 def _fingerprint(doc: Document) -> str:
@@ -27,6 +33,33 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
 
 
+def _hashed(text: str) -> np.ndarray:
+    """The sorted, distinct hashes of a text's shingles: 8 bytes each, to keep in the cache."""
+    return np.unique(np.fromiter((hash(s) for s in _shingles(text)), dtype=np.int64))
+
+
+def _cached(generation: str, row: int, text: str) -> np.ndarray:
+    """Shingle hashes of one stored document, computed once per (generation, row) while it stays in the LRU."""
+    key = (generation, row)
+    with _LOCK:
+        found = _SHINGLES.get(key)
+        if found is not None:
+            _SHINGLES.move_to_end(key)
+            return found
+    found = _hashed(text)
+    with _LOCK:
+        _SHINGLES[key] = found
+        while len(_SHINGLES) > SHINGLE_CACHE:
+            _SHINGLES.popitem(last=False)
+    return found
+
+
+def _same_words(first: np.ndarray, second: np.ndarray) -> bool:
+    """Jaccard of two shingle-hash sets at or above SAME_WORDS."""
+    common = int(np.intersect1d(first, second, assume_unique=True).size)
+    return common / (len(first) + len(second) - common) >= SAME_WORDS
+
+
 def same_document(a: Document, b: Document, cosine: float) -> bool:
     """Whether two records hold one document: same date, and the same full text, else the same summary.
 
@@ -36,8 +69,7 @@ def same_document(a: Document, b: Document, cosine: float) -> bool:
     if (a.date.iso if a.date else None) != (b.date.iso if b.date else None):
         return False
     if a.text and b.text:
-        first, second = _shingles(a.text), _shingles(b.text)
-        return len(first & second) / len(first | second) >= SAME_WORDS
+        return _same_words(_hashed(a.text), _hashed(b.text))
     return cosine >= SAME_TEXT or _fingerprint(a) == _fingerprint(b)
 
 
@@ -47,7 +79,16 @@ def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: dic
     kept: list[tuple[int, float]] = []
     folded: dict[int, list[int]] = {}
     vectors = store.stored_vectors() if candidates else None
+    generation = str(store.generation)
     kept_vectors: list[np.ndarray] = []
+
+    def same(row: int, doc: Document, other: int, cosine: float) -> bool:
+        """same_document, with the texts' shingles from the cache."""
+        twin = documents[other]
+        if doc.text and twin.text and (doc.date.iso if doc.date else None) == (twin.date.iso if twin.date else None):
+            return _same_words(_cached(generation, row, doc.text), _cached(generation, other, twin.text))
+        return same_document(doc, twin, cosine)
+
     for row, score in candidates:
         doc = documents.get(row)
         if doc is None:
@@ -55,7 +96,7 @@ def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: dic
         vector = np.asarray(vectors[row], dtype=np.float32)
         twin = None
         for index, (other, _) in enumerate(kept):
-            if same_document(doc, documents[other], float(vector @ kept_vectors[index])):
+            if same(row, doc, other, float(vector @ kept_vectors[index])):
                 twin = other
                 break
         if twin is not None:
