@@ -101,7 +101,13 @@ def for_store(store: Any) -> Facets:
 
 def warm(store: Any) -> threading.Thread:
     """Compute a store's facets in the background (the first page then need not wait)."""
-    thread = threading.Thread(target=for_store, args=(store,), name="facets", daemon=True)
+    def run() -> None:
+        try:
+            for_store(store)
+        except Exception as error:  # a damaged database: the page shows no facets, requests report it
+            log.error("facets of %s could not be counted: %s", store.generation.name, error)
+
+    thread = threading.Thread(target=run, name="facets", daemon=True)
     thread.start()
     return thread
 
