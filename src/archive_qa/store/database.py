@@ -139,8 +139,9 @@ class Database:
                 clauses: list[str] | None = None, params: list[Any] | None = None) -> list[tuple[int, float]]:
         """BM25 over title, summary, text and people: the k best (row, score), higher is better."""
         where = "fts MATCH ?" + "".join(f" AND {c}" for c in clauses or [])
+        joined = " JOIN documents d ON d.row = fts.rowid" if clauses else ""  # the join alone costs ~6 ms a query
         sql = (f"SELECT fts.rowid, -bm25(fts, {','.join(str(w) for w in weights)}) AS score "
-               f"FROM fts JOIN documents d ON d.row = fts.rowid WHERE {where} ORDER BY score DESC LIMIT ?")
+               f"FROM fts{joined} WHERE {where} ORDER BY score DESC LIMIT ?")
         try:
             return list(self.connection.execute(sql, [match, *(params or []), k]))
         except sqlite3.OperationalError:
