@@ -85,3 +85,18 @@ def test_health_stats_and_openapi(client: httpx.Client) -> None:
     assert client.get("/api/stats").json()["documents"] == 343
     assert "/api/search" in client.get("/openapi.json").json()["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_ids_with_slashes_are_reachable(seed_copy, tmp_path) -> None:
+    from archive_qa.api.app import create_app
+    from archive_qa.indexing import ingest
+    from conftest import MODEL, LiveServer, write_jsonl
+
+    path = write_jsonl(tmp_path / "slash.jsonl", [{"id": "box 3/folder 7", "summary": "A memorandum on Kaesong."}])
+    ingest(seed_copy, [path], MODEL, progress=False)
+    with LiveServer(create_app(seed_copy)) as server:
+        document = httpx.get(f"{server.url}/api/documents/box%203%2Ffolder%207", timeout=30)
+        assert document.status_code == 200 and document.json()["id"] == "box 3/folder 7"
+        page = httpx.get(f"{server.url}/documents/box%203%2Ffolder%207", timeout=30)
+        assert page.status_code == 200 and "A memorandum on Kaesong." in page.text
+        assert httpx.get(f"{server.url}/api/documents/..%2F..%2Fetc%2Fpasswd", timeout=30).status_code == 404

@@ -171,7 +171,7 @@ def chat(
                                                         status_code=400 if errors else 200)
 
 
-@router.get("/documents/{doc_id}", response_class=HTMLResponse)
+@router.get("/documents/{doc_id:path}", response_class=HTMLResponse)
 def document_page(request: Request, doc_id: str) -> HTMLResponse:
     """One whole document: date, title, summary, text, people, source, "cite this", and its JSON twin."""
     doc = request.app.state.archive.document(doc_id)

@@ -60,7 +60,7 @@ def search_post(request: Request, body: SearchBody) -> dict[str, Any]:
     return run_search(archive_of(request), body)
 
 
-@router.get("/documents/{doc_id}")
+@router.get("/documents/{doc_id:path}")
 def document(request: Request, doc_id: str) -> dict[str, Any]:
     """One whole document, full text included."""
     doc = archive_of(request).document(doc_id)
