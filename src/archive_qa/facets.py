@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .documents import Document
+from .ranking.people import index_for
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,6 @@ def places_of(doc: Document | dict[str, Any]) -> list[str]:
 
 def people_of(doc: Document, store: Any) -> set[str]:
     """The canonical people a document is by, to or about, as the ranking's people index reads it."""
-    try:
-        from .ranking.people import index_for
-    except ImportError:  # an older ranking without a people index: the record's own names
-        return set(doc.people)
     return set(index_for(store).involvement(doc).named)
 
 
@@ -74,10 +71,6 @@ def listed_people(doc: Document, store: Any) -> set[str]:
     Names read from titles alone ("Secretary of State") are left out of the facet, not out of the search.
     """
     named = people_of(doc, store)
-    try:
-        from .ranking.people import index_for
-    except ImportError:
-        return named
     index = index_for(store)
     own = {index.canonical(name) or name for name in doc.people}
     return {p for p in named if p in index.life} | (own & named if named else own)
@@ -134,8 +127,4 @@ def _compute(store: Any, key: str) -> Facets:
 
 def _life_dates(store: Any) -> dict[str, tuple[int | None, int | None]]:
     """Canonical name => (born, died) from the people files."""
-    try:
-        from .ranking.people import index_for
-    except ImportError:
-        return {}
     return dict(index_for(store).life)
