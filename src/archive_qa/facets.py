@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 LIMIT = 40  # values listed per facet
 
-_CACHE: dict[str, Facets] = {}
+CACHED_GENERATIONS = 4  # older generations are gone after an ingest
+_CACHE: dict[str, Facets] = {}  # generation directory => its facets, oldest first
 _BUILDING: dict[str, threading.Lock] = {}
 _LOCK = threading.Lock()
 
@@ -122,6 +123,10 @@ def _compute(store: Any, key: str) -> Facets:
     log.info("facets: %d people, %d places", len(facets.people), len(facets.places))
     with _LOCK:
         _CACHE[key] = facets
+        while len(_CACHE) > CACHED_GENERATIONS:
+            oldest = next(iter(_CACHE))
+            del _CACHE[oldest]
+            _BUILDING.pop(oldest, None)
     return facets
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from .. import __version__, settings
+from .. import __version__, memory, settings
 from ..archive import Archive, open_index
 from . import ask, limits, pages, search
 
@@ -19,6 +19,7 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     app = FastAPI(title="archive_qa", version=__version__,
                   description="Ask an archive of dated documents a question; get the dated sources back, cited.")
     app.state.archive = archive or open_index(index_dir or settings.get("index_dir"))
+    memory.manage()  # a server's native heap stays near its working set (archive_qa/memory.py)
     limits.install(app)
     app.include_router(search.router)
     app.include_router(ask.router)
