@@ -1,0 +1,60 @@
+"""The warm-query caches give what the uncached code gives, and stay within their bounds."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from archive_qa.documents import Document
+from archive_qa.ranking import abstention, duplicates, lexical
+from archive_qa.ranking.people import index_for, involvement
+from archive_qa.store import Store
+
+
+@pytest.fixture(scope="module")
+def store(bundled_index: Path) -> Store:
+    return Store.open(bundled_index)
+
+
+def test_cached_involvement_equals_computed_and_is_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    people = index_for(store)
+    documents = [doc for _, doc, _ in store.database.iter_documents()]
+    monkeypatch.setattr("archive_qa.ranking.people.INVOLVEMENT_CACHE", 5)
+    for doc in documents + documents:
+        assert people.involvement(doc) == involvement(doc, people)
+    assert len(people._involved) <= 5
+
+
+def test_cached_shingles_fold_as_the_full_texts_do(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = " ".join(f"word{i}" for i in range(300))
+    a = Document(id="a", summary="one", text=text)
+    near = Document(id="b", summary="two", text=text.replace("word150", "changed"))
+    far = Document(id="c", summary="three", text=text[: len(text) // 2])
+    first, second, third = (duplicates._shingles(d.text) for d in (a, near, far))
+    for other, shingles in ((near, second), (far, third)):
+        exact = len(first & shingles) / len(first | shingles) >= duplicates.SAME_WORDS
+        assert duplicates.same_document(a, other, cosine=0.0) is exact
+    assert duplicates.same_document(a, near, 0.0) and not duplicates.same_document(a, far, 0.0)
+    monkeypatch.setattr(duplicates, "SHINGLE_CACHE", 3)
+    for row in range(10):
+        duplicates._cached("generation", row, text)
+    assert len(duplicates._SHINGLES) <= 3
+
+
+@pytest.mark.parametrize("question", ["Stalin neutral countries", "treaty of friendship xyzzyq", "the"])
+def test_batched_coverage_equals_word_by_word(store: Store, question: str) -> None:
+    words = lexical.terms(question) + ['odd"quote']
+    rows = [0, 1, 2]
+    frequencies, hits = abstention._one_by_one(store, words, rows)
+    total = store.count()
+    weight = found = 0.0
+    for word in words:
+        if word in frequencies:
+            idf = math.log((total + 1) / (frequencies[word] + 0.5))
+            weight += idf
+            found += idf if hits[word] else 0.0
+    expected = found / weight if weight else 1.0
+    assert abstention.coverage(store, words, rows) == expected
+    assert abstention.coverage(store, words, rows) == expected  # again, frequencies from the cache
