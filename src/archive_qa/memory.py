@@ -14,6 +14,8 @@ import os
 import sys
 import threading
 
+from . import settings
+
 log = logging.getLogger(__name__)
 
 ARENAS = 2  # glibc malloc arenas (default: 8 per core, one per thread that contends)
@@ -43,7 +45,7 @@ def manage(arenas: int = ARENAS, every_s: float = TRIM_EVERY_S) -> bool:
     ARCHIVE_QA_MALLOC_TRIM=0 turns this off (MALLOC_ARENA_MAX, where set, still wins for the arenas).
     """
     global _trimmer
-    if os.environ.get("ARCHIVE_QA_MALLOC_TRIM", "1") == "0":
+    if not settings.get("malloc_trim"):
         return False
     libc = _glibc()
     if libc is None:

@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question_chars", 1000, "ARCHIVE_QA_MAX_QUESTION_CHARS", "Longest question accepted."),
     Setting("max_body_bytes", 65536, "ARCHIVE_QA_MAX_BODY_BYTES",
             "Largest request body the API reads; a bigger one gets 413."),
+    Setting("malloc_trim", True, "ARCHIVE_QA_MALLOC_TRIM",
+            "Server: two malloc arenas and freed memory handed back every 30 s; 0 turns it off."),
     Setting("cors_origins", "", "ARCHIVE_QA_CORS_ORIGINS",
             "Comma-separated origins allowed to call the API from a browser; empty means none."),
     Setting("llm_url", "", "ARCHIVE_QA_LLM_URL",
