@@ -95,32 +95,19 @@ class Database:
 
     def by_ids(self, ids: Iterable[str]) -> dict[str, Document]:
         """id => Document for the ids that exist."""
-        ids = list(ids)
-        found: dict[str, Document] = {}
-        for chunk in _chunks(ids, 500):
-            marks = ",".join("?" * len(chunk))
-            for record in self.connection.execute(f"SELECT {COLUMNS} FROM documents WHERE id IN ({marks})", chunk):
-                found[record[1]] = _document(record)
-        return found
+        return {doc.id: doc for _, doc in self._select("id", list(ids))}
 
     def by_rows(self, rows: Iterable[int]) -> dict[int, Document]:
         """row => Document."""
-        rows = list(rows)
-        found: dict[int, Document] = {}
-        for chunk in _chunks(rows, 500):
-            marks = ",".join("?" * len(chunk))
-            for record in self.connection.execute(f"SELECT {COLUMNS} FROM documents WHERE row IN ({marks})", chunk):
-                found[record[0]] = _document(record)
-        return found
+        return dict(self._select("row", list(rows)))
 
-    def rows_for_ids(self, ids: Iterable[str]) -> dict[str, int]:
-        """id => row."""
-        ids = list(ids)
-        found: dict[str, int] = {}
-        for chunk in _chunks(ids, 500):
+    def _select(self, column: str, values: list[Any]) -> Iterator[tuple[int, Document]]:
+        """(row, Document) for the documents whose `column` ("id" or "row") is among `values`."""
+        for chunk in _chunks(values, 500):
             marks = ",".join("?" * len(chunk))
-            found.update(self.connection.execute(f"SELECT id, row FROM documents WHERE id IN ({marks})", chunk))
-        return found
+            for record in self.connection.execute(f"SELECT {COLUMNS} FROM documents WHERE {column} IN ({marks})",
+                                                  chunk):
+                yield record[0], _document(record)
 
     def iter_documents(self) -> Iterator[tuple[int, Document, str]]:
         """(row, Document, embed_key) for every document in row order."""
@@ -146,17 +133,6 @@ class Database:
             return list(self.connection.execute(sql, [match, *(params or []), k]))
         except sqlite3.OperationalError:
             return []
-
-    def facets(self, column: str, limit: int = 50) -> list[tuple[str, int]]:
-        """The most frequent values of a list column ("people" or "places") with their counts."""
-        if column == "people":
-            sql = "SELECT name, count(*) c FROM people GROUP BY key ORDER BY c DESC, name LIMIT ?"
-        elif column == "places":
-            sql = ("SELECT value, count(*) c FROM documents, json_each(documents.places) "
-                   "GROUP BY value ORDER BY c DESC, value LIMIT ?")
-        else:
-            raise ValueError(f"no facet {column!r}")
-        return list(self.connection.execute(sql, (limit,)))
 
     def date_span(self) -> tuple[str | None, str | None]:
         """The earliest and latest placement dates."""
