@@ -29,3 +29,39 @@ def test_pipelined_batches_give_the_same_vectors_in_input_order(embedder) -> Non
     assert piped.shape == (len(TEXTS), embedder.dimension) and piped.dtype == np.float32
     assert np.allclose(piped, plain, atol=1e-5)
     assert np.allclose(np.linalg.norm(piped, axis=1), 1.0, atol=1e-5)
+
+
+QUESTIONS = ["What did Stalin say about neutral countries?", "1952", "",
+             "armistice " * 400]  # longer than the model's 256 tokens: truncated as the library does
+
+
+def test_traced_question_encoder_gives_the_library_vectors(embedder) -> None:
+    from archive_qa import query_encoder
+
+    encoder = query_encoder.build(embedder._model)
+    assert encoder is not None, "the MiniLM stack is Transformer, mean Pooling, Normalize: it must trace"
+    library = embedder._model.encode(QUESTIONS, normalize_embeddings=True, convert_to_numpy=True)
+    for question, expected in zip(QUESTIONS, library):
+        vector = encoder.encode(question)
+        assert vector.shape == (embedder.dimension,) and vector.dtype == np.float32
+        assert np.abs(vector - expected).max() < query_encoder.TOLERANCE
+
+
+def test_embedder_answers_new_questions_through_the_traced_encoder(embedder) -> None:
+    embedder.prepare_questions()
+    assert embedder._question_encoder is not None
+    question = "Which ambassador reported on the Quemoy shelling? (traced-encoder test)"
+    expected = embedder._model.encode([question], normalize_embeddings=True, convert_to_numpy=True)[0]
+    assert np.abs(embedder.encode_query(question) - expected).max() < 1e-5
+    assert np.array_equal(embedder._cache[question], embedder.encode_query(question))  # and cached
+
+
+def test_stacks_it_cannot_trace_stay_with_the_library(embedder) -> None:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.models import Pooling
+
+    from archive_qa import query_encoder
+
+    cls_pooled = SentenceTransformer(modules=[embedder._model[0], Pooling(embedder.dimension, pooling_mode="cls")],
+                                     device="cpu")
+    assert query_encoder.build(cls_pooled) is None

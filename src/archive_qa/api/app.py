@@ -19,6 +19,7 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     app = FastAPI(title="archive_qa", version=__version__,
                   description="Ask an archive of dated documents a question; get the dated sources back, cited.")
     app.state.archive = archive or open_index(index_dir or settings.get("index_dir"))
+    app.state.archive.embedder.prepare_questions()  # the first request does not wait for tracing
     memory.manage()  # a server's native heap stays near its working set (archive_qa/memory.py)
     limits.install(app)
     app.include_router(search.router)
