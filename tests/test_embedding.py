@@ -65,3 +65,12 @@ def test_stacks_it_cannot_trace_stay_with_the_library(embedder) -> None:
     cls_pooled = SentenceTransformer(modules=[embedder._model[0], Pooling(embedder.dimension, pooling_mode="cls")],
                                      device="cpu")
     assert query_encoder.build(cls_pooled) is None
+
+
+def test_question_encoded_beside_the_caller_gives_the_same_vector(embedder) -> None:
+    question = "Who negotiated the prisoner exchange at Panmunjom? (future test)"
+    pending = embedder.encode_query_soon(question)
+    vector = pending.result(timeout=60)
+    assert np.array_equal(vector, embedder.encode_query(question))
+    again = embedder.encode_query_soon(question)
+    assert again.done() and np.array_equal(again.result(), vector)  # cached: no trip to the pool

@@ -8,7 +8,7 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,6 +85,8 @@ class Embedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._questions_seen = 0
+        self._trace_lock = threading.Lock()  # not the cache's lock: tracing takes ~0.6 s
+        self._pool: ThreadPoolExecutor | None = None  # encodes questions beside the search's SQLite work
         self._question_encoder: QueryEncoder | None = None
         self._question_encoder_tried = not settings.get("traced_questions") or self.device != "cpu"
 
@@ -133,6 +135,23 @@ class Embedder:
         """One unit-length vector, shape (dimension,), cached by text."""
         return self.encode_cached([text])[0]
 
+    def encode_query_soon(self, text: str) -> Future[np.ndarray]:
+        """The question's vector as a future: from the cache at once, else encoded on the embedder's threads.
+
+        Search reads the question and queries SQLite (BM25, filters, word counts) while the model runs,
+        so on a machine with a spare core a new question costs about the larger of the two, not their sum.
+        """
+        with self._lock:
+            cached = self._cache.get(text)
+        if cached is not None:
+            done: Future[np.ndarray] = Future()
+            done.set_result(cached)
+            return done
+        with self._trace_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="encode")
+        return self._pool.submit(self.encode_query, text)
+
     def encode_cached(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for short texts (questions, answer sentences) through the cache; misses in one batch."""
         with self._lock:
@@ -159,7 +178,7 @@ class Embedder:
 
     def prepare_questions(self) -> None:
         """Build the traced question encoder now (about 0.6 s) rather than on the second new question."""
-        with self._lock:
+        with self._trace_lock:
             if not self._question_encoder_tried:
                 from . import query_encoder  # imports torch, so only once a model is loaded
 

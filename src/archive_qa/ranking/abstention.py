@@ -60,6 +60,14 @@ def coverage(store: Any, words: Sequence[str], rows: Sequence[int]) -> float:
     return found / weight if weight else 1.0
 
 
+def prefetch(store: Any, words: Sequence[str]) -> None:
+    """Count the documents holding each word now (into the per-generation cache), ahead of `judge`."""
+    try:
+        _frequencies(store, words)
+    except sqlite3.OperationalError:
+        pass  # `coverage` asks word by word and leaves out the one FTS5 refuses
+
+
 def _frequencies(store: Any, words: Sequence[str]) -> dict[str, int]:
     """How many documents hold each word: remembered per generation, the rest asked in one statement."""
     generation = str(store.generation)
