@@ -51,6 +51,17 @@ class MeanPooled(torch.nn.Module):
         return self.body(input_ids=input_ids).last_hidden_state[0].mean(0)
 
 
+def _simple_executor() -> None:
+    """TorchScript's plain graph executor instead of the profiling one: about 4 MB less and no slower here.
+
+    The profiling executor records shapes and keeps re-optimised graphs for them; a frozen graph
+    called on one sequence at a time gains nothing from that. Process-wide, and nothing else here uses it.
+    """
+    switch = getattr(torch._C, "_jit_set_profiling_executor", None)
+    if switch is not None:
+        switch(False)
+
+
 def build(model: Any) -> QueryEncoder | None:
     """A checked QueryEncoder for a SentenceTransformer on the CPU, or None where the library must be used."""
     kinds = [type(module).__name__ for module in model]
@@ -62,6 +73,7 @@ def build(model: Any) -> QueryEncoder | None:
         log.info("question encoder: the library's (pooling %s)", pooling.get("pooling_mode"))
         return None
     try:
+        _simple_executor()
         example = model.preprocess([PROBES[0]])["input_ids"]
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracing warns about Python branches it cannot see; the probes check them
