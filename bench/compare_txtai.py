@@ -1,4 +1,9 @@
-"""archive_qa against txtai (Embeddings on faiss, content=False): same corpus, model and questions, one run.
+"""archive_qa against txtai (Embeddings on faiss): same corpus, model and questions, one run.
+
+Two txtai set-ups: "txtai" (content=False) returns ids and scores only; "txtai+docs" (content=True) stores
+each document's date, title, summary, people and URL and returns them with the ids, as archive_qa returns
+documents (archive_qa also returns citations, reads dates and people in the question, folds duplicates and
+judges answerability, which txtai does not).
 
 txtai lives in its own environment so it never enters the product's dependencies:
     python3.11 -m venv .venv-bench
@@ -8,9 +13,12 @@ Run (from the repository root):
     .venv-bench/bin/python bench/compare_txtai.py --limit 500 --templates 2   # a quick look
 
 Each system runs in fresh child processes, one after the other: a build process (load the model, build and
-save the index) and a query process (load the saved index, warm up, then time every question once, k=10).
+save the index) and query processes (load the saved index, warm up, then time every question once, k=10),
+--rounds of them per system, alternating the systems; latency percentiles pool every round's samples.
+cpu_ms_per_q is the query process's CPU time (all threads) per question: archive_qa encodes on one thread
+while SQLite works on another, so its wall time can be below its CPU time.
 Memory is the query process's RSS after loading and answering, minus its RSS after importing torch,
-sentence-transformers and faiss (which both need), and its peak RSS. Both query processes run with
+sentence-transformers and faiss (which both need; median over rounds), and its peak RSS. Both query processes run with
 OMP_NUM_THREADS=1 (--query-threads), as `archive-qa serve` does; builds use the default threads. Questions are the ../shared/eval
 questions, each in --templates phrasings, so every timed question is new to both systems (no cache hits).
 Writes bench/results/compare_txtai.json.
@@ -23,6 +31,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +41,7 @@ from typing import Any
 
 import benchlib
 
+DOCS_QUERY = "select id, date, title, summary, people, url, score from txtai where similar(:question)"
 TEMPLATES = ("{q}", "Tell me: {q}", "{q} Cite the documents.", "Question: {q}", "{q} (with sources)",
              "Please answer: {q}", "{q} What do the records say?", "{q} Summarise briefly.")
 
@@ -50,6 +60,15 @@ def corpus_texts(corpus: str, limit: int | None) -> tuple[list[str], list[str]]:
     documents, _ = read_batch([corpus])
     documents = documents[:limit] if limit else documents
     return [d.id for d in documents], [d.embedding_text() for d in documents]
+
+
+def corpus_fields(corpus: str) -> list[dict[str, Any]]:
+    """What archive_qa returns of each document (date, title, summary, people, url), for txtai to store."""
+    from archive_qa.indexing import read_batch
+
+    documents, _ = read_batch([corpus])
+    return [{"date": d.date.iso if d.date else None, "title": d.title, "summary": d.summary,
+             "people": "; ".join(d.people), "url": d.url} for d in documents]
 
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,21 +95,24 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         out["build_s"] = time.perf_counter() - start
         out["documents"] = report.total
         out["index_bytes"] = benchlib.dir_bytes(work / "ours")
-    elif args.child == "txtai-build":
+    elif args.child in ("txtai-build", "txtai-docs-build"):
         from txtai import Embeddings
 
+        docs = args.child == "txtai-docs-build"
         ids, texts = corpus_texts(str(work / "corpus.jsonl"), None)
-        config: dict[str, Any] = {"path": model_path, "backend": "faiss", "content": False,
+        config: dict[str, Any] = {"path": model_path, "backend": "faiss", "content": docs,
                                   "batch": args.batch_size, "encodebatch": args.batch_size}
         if args.txtai_components:
             config["faiss"] = {"components": args.txtai_components}
+        rows = zip(ids, texts, corpus_fields(str(work / "corpus.jsonl"))) if docs else zip(ids, texts)
         start = time.perf_counter()
         embeddings = Embeddings(config)
-        embeddings.index([(i, t, None) for i, t in zip(ids, texts)])  # loads the model on first use
+        # loads the model on first use; with content, each document's fields are stored to be returned
+        embeddings.index([(row[0], {"text": row[1], **row[2]} if docs else row[1], None) for row in rows])
         out["build_s"] = time.perf_counter() - start
-        embeddings.save(str(work / "txtai"))
+        embeddings.save(str(work / args.child.removesuffix("-build")))
         out["documents"] = embeddings.count()
-        out["index_bytes"] = benchlib.dir_bytes(work / "txtai")
+        out["index_bytes"] = benchlib.dir_bytes(work / args.child.removesuffix("-build"))
         out["txtai_config"] = json.loads(json.dumps(embeddings.config, default=str))
     elif args.child == "ours-query":
         from archive_qa.archive import open_index
@@ -105,30 +127,44 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
                 archive.search(warm, k=10, mode=mode)
             archive.embedder._cache.clear()  # every timed question is new
             samples, tops = [], []
+            cpu = time.process_time()
             for q in questions:
                 start = time.perf_counter()
                 result = archive.search(q, k=10, mode=mode)
                 samples.append(time.perf_counter() - start)
                 tops.append([r["id"] for r in result["results"]])
             out["latency"][mode] = benchlib.percentiles(samples)
+            out["latency"][mode]["cpu_ms_per_question"] = (time.process_time() - cpu) * 1000 / len(questions)
+            out.setdefault("samples_s", {})[mode] = samples
             out["top10"][mode] = tops
-    elif args.child == "txtai-query":
+    elif args.child in ("txtai-query", "txtai-docs-query"):
         from txtai import Embeddings
 
+        docs = args.child == "txtai-docs-query"
         start = time.perf_counter()
         embeddings = Embeddings()
-        embeddings.load(str(work / "txtai"))
+        embeddings.load(str(work / args.child.removesuffix("-query")))
         out["load_s"] = time.perf_counter() - start
         out["after_load"] = memory()
+
+        def ask(question: str) -> list[str]:
+            """The top-10 ids; with content, the documents' fields come back too, as archive_qa returns them."""
+            if docs:
+                found = embeddings.search(DOCS_QUERY, 10, parameters={"question": question})
+                return [row["id"] for row in found]
+            return [doc_id for doc_id, _ in embeddings.search(question, 10)]
+
         for warm in ("warm-up question about treaties", "the ambassador reported on the election", "1952"):
-            embeddings.search(warm, 10)
+            ask(warm)
         samples, tops = [], []
+        cpu = time.process_time()
         for q in questions:
             start = time.perf_counter()
-            result = embeddings.search(q, 10)
+            tops.append(ask(q))
             samples.append(time.perf_counter() - start)
-            tops.append([doc_id for doc_id, _ in result])
         out["latency"] = {"dense": benchlib.percentiles(samples)}
+        out["latency"]["dense"]["cpu_ms_per_question"] = (time.process_time() - cpu) * 1000 / len(questions)
+        out["samples_s"] = {"dense": samples}
         out["top10"] = {"dense": tops}
     out["end"] = memory()
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -166,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=int, default=len(TEMPLATES), help="phrasings per eval question")
     parser.add_argument("--batch-size", type=int, default=64, help="encoding batch size for both")
     parser.add_argument("--modes", nargs="+", default=["dense", "hybrid"], help="archive_qa search modes to time")
+    parser.add_argument("--no-txtai-docs", dest="txtai_docs", action="store_false",
+                        help="skip txtai with content=True (stores and returns each document's fields, as archive_qa does)")
+    parser.add_argument("--rounds", type=int, default=3, help="query processes per system, alternating")
     parser.add_argument("--query-threads", type=int, default=1, help="OMP_NUM_THREADS of both query processes")
     parser.add_argument("--txtai-components", help="txtai faiss components (default: txtai's own choice)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -188,26 +227,35 @@ def main(argv: list[str] | None = None) -> int:
         (work / "questions.json").write_text(json.dumps(questions))
         print(f"{len(lines[: args.limit] if args.limit else lines)} documents, {len(questions)} questions; "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
-        runs = {name: run_child(name, args, work)
-                for name in ("ours-build", "txtai-build", "ours-query", "txtai-query")}
+        systems = ("ours", "txtai", "txtai-docs") if args.txtai_docs else ("ours", "txtai")
+        runs = {f"{system}-build": run_child(f"{system}-build", args, work) for system in systems}
+        for number in range(args.rounds):  # query processes alternate, so drift in the box's load hits all
+            for name in (f"{system}-query" for system in systems):
+                runs[f"{name}-{number + 1}"] = run_child(name, args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     rows = []
-    for system in ("ours", "txtai"):
-        build, query = runs[f"{system}-build"], runs[f"{system}-query"]
-        base = query["after_imports"]["rss_mib"]
-        for mode, latency in query["latency"].items():
+    names = {"ours": "archive_qa", "txtai": "txtai", "txtai-docs": "txtai+docs"}
+    for system in systems:
+        build = runs[f"{system}-build"]
+        queries = [runs[f"{system}-query-{n + 1}"] for n in range(args.rounds)]
+        for mode in queries[0]["latency"]:
+            pooled = benchlib.percentiles([t for q in queries for t in q["samples_s"][mode]])
             rows.append({
-                "system": "archive_qa" if system == "ours" else "txtai", "mode": mode,
+                "system": names[system], "mode": mode,
                 "build_s": round(build["build_s"], 1), "docs_per_s": round(build["documents"] / build["build_s"], 1),
                 "index_mib": round(build["index_bytes"] / 2**20, 1), "build_peak_mib": round(build["peak_rss_mib"]),
-                "load_s": round(query["load_s"], 2), "p50_ms": latency["p50_ms"], "p95_ms": latency["p95_ms"],
-                "rss_delta_mib": round(query["end"]["rss_mib"] - base, 1),
-                "query_rss_mib": round(query["end"]["rss_mib"], 1), "query_peak_mib": round(query["peak_rss_mib"], 1),
+                "load_s": round(statistics.median(q["load_s"] for q in queries), 2),
+                "p50_ms": pooled["p50_ms"], "p95_ms": pooled["p95_ms"],
+                "cpu_ms_per_q": round(statistics.median(q["latency"][mode]["cpu_ms_per_question"] for q in queries), 1),
+                "p50_each_round": "/".join(f"{q['latency'][mode]['p50_ms']:.1f}" for q in queries),
+                "rss_delta_mib": round(statistics.median(q["end"]["rss_mib"] - q["after_imports"]["rss_mib"]
+                                                         for q in queries), 1),
+                "query_peak_mib": round(max(q["peak_rss_mib"] for q in queries), 1),
             })
-    agreement = {mode: overlap(runs["ours-query"]["top10"][mode], runs["txtai-query"]["top10"]["dense"])
-                 for mode in runs["ours-query"]["top10"]}
+    agreement = {mode: overlap(runs["ours-query-1"]["top10"][mode], runs["txtai-query-1"]["top10"]["dense"])
+                 for mode in runs["ours-query-1"]["top10"]}
     print(f"\nSame corpus ({runs['ours-build']['documents']} docs), model {benchlib.MODEL}, "
           f"{len(questions)} new questions each, k=10, CPU; txtai index: "
           f"{runs['txtai-build']['txtai_config'].get('build', {}).get('settings', {}).get('components', '?')}")
@@ -215,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"top-10 overlap with txtai: {agreement}")
     for run in runs.values():
         run.pop("top10", None)
+        run.pop("samples_s", None)
     path = benchlib.write_result("compare_txtai", {
         "command": " ".join([Path(sys.executable).name, *sys.argv]), "corpus": args.corpus, "limit": args.limit,
         "questions": len(questions), "batch_size": args.batch_size, "query_threads": args.query_threads, "rows": rows, "top10_overlap": agreement,
