@@ -41,6 +41,7 @@ from typing import Any
 
 import benchlib
 
+SYSTEMS = {"ours": "archive_qa", "txtai": "txtai", "txtai-docs": "txtai+docs", "txtai-hybrid": "txtai hybrid"}
 DOCS_QUERY = "select id, date, title, summary, people, url, score from txtai where similar(:question)"
 TEMPLATES = ("{q}", "Tell me: {q}", "{q} Cite the documents.", "Question: {q}", "{q} (with sources)",
              "Please answer: {q}", "{q} What do the records say?", "{q} Summarise briefly.")
@@ -95,7 +96,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         out["build_s"] = time.perf_counter() - start
         out["documents"] = report.total
         out["index_bytes"] = benchlib.dir_bytes(work / "ours")
-    elif args.child in ("txtai-build", "txtai-docs-build"):
+    elif args.child in ("txtai-build", "txtai-docs-build", "txtai-hybrid-build"):
         from txtai import Embeddings
 
         docs = args.child == "txtai-docs-build"
@@ -104,6 +105,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
                                   "batch": args.batch_size, "encodebatch": args.batch_size}
         if args.txtai_components:
             config["faiss"] = {"components": args.txtai_components}
+        if args.child == "txtai-hybrid-build":
+            config["hybrid"] = True  # txtai's BM25 term index beside the vectors, scores fused
         rows = zip(ids, texts, corpus_fields(str(work / "corpus.jsonl"))) if docs else zip(ids, texts)
         start = time.perf_counter()
         embeddings = Embeddings(config)
@@ -137,7 +140,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             out["latency"][mode]["cpu_ms_per_question"] = (time.process_time() - cpu) * 1000 / len(questions)
             out.setdefault("samples_s", {})[mode] = samples
             out["top10"][mode] = tops
-    elif args.child in ("txtai-query", "txtai-docs-query"):
+    elif args.child in ("txtai-query", "txtai-docs-query", "txtai-hybrid-query"):
         from txtai import Embeddings
 
         docs = args.child == "txtai-docs-query"
@@ -162,10 +165,11 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
             start = time.perf_counter()
             tops.append(ask(q))
             samples.append(time.perf_counter() - start)
-        out["latency"] = {"dense": benchlib.percentiles(samples)}
-        out["latency"]["dense"]["cpu_ms_per_question"] = (time.process_time() - cpu) * 1000 / len(questions)
-        out["samples_s"] = {"dense": samples}
-        out["top10"] = {"dense": tops}
+        label = "hybrid" if args.child == "txtai-hybrid-query" else "dense"
+        out["latency"] = {label: benchlib.percentiles(samples)}
+        out["latency"][label]["cpu_ms_per_question"] = (time.process_time() - cpu) * 1000 / len(questions)
+        out["samples_s"] = {label: samples}
+        out["top10"] = {label: tops}
     out["end"] = memory()
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
@@ -187,6 +191,22 @@ def run_child(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _qrels(path: str) -> list[Any]:
+    """The judged questions of one qrels file or of every *.jsonl in a directory."""
+    from archive_qa.evaluation import load_qrels
+
+    found = Path(path)
+    return [j for file in (sorted(found.glob("*.jsonl")) if found.is_dir() else [found]) for j in load_qrels(file)]
+
+
+def quality(tops: list[list[str]], asked: list[str], judgements: dict[str, dict[str, int]]) -> float | None:
+    """Mean nDCG@10 over the timed questions that have judged answers in this corpus."""
+    from archive_qa.evaluation import ndcg
+
+    scores = [ndcg(top, judgements[q]) for top, q in zip(tops, asked) if judgements.get(q)]
+    return round(sum(scores) / len(scores), 3) if scores else None
+
+
 def overlap(a: list[list[str]], b: list[list[str]]) -> float:
     """Mean share of top-10 ids the two rankings have in common."""
     shares = [len(set(x) & set(y)) / max(len(x), 1) for x, y in zip(a, b)]
@@ -202,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=int, default=len(TEMPLATES), help="phrasings per eval question")
     parser.add_argument("--batch-size", type=int, default=64, help="encoding batch size for both")
     parser.add_argument("--modes", nargs="+", default=["dense", "hybrid"], help="archive_qa search modes to time")
-    parser.add_argument("--no-txtai-docs", dest="txtai_docs", action="store_false",
-                        help="skip txtai with content=True (stores and returns each document's fields, as archive_qa does)")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS),
+                        help="what to run: ours, txtai (ids only), txtai-docs (content=True), txtai-hybrid (BM25 + vectors)")
     parser.add_argument("--rounds", type=int, default=3, help="query processes per system, alternating")
     parser.add_argument("--query-threads", type=int, default=1, help="OMP_NUM_THREADS of both query processes")
     parser.add_argument("--txtai-components", help="txtai faiss components (default: txtai's own choice)")
@@ -223,11 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lines = [ln for ln in Path(args.corpus).read_text(encoding="utf-8").splitlines() if ln.strip()]
         (work / "corpus.jsonl").write_text("\n".join(lines[: args.limit] if args.limit else lines) + "\n")
+        asked = [q["q"] for q in benchlib.questions(args.eval) for _ in TEMPLATES[: args.templates]]
         questions = [t.format(q=q["q"]) for q in benchlib.questions(args.eval) for t in TEMPLATES[: args.templates]]
         (work / "questions.json").write_text(json.dumps(questions))
         print(f"{len(lines[: args.limit] if args.limit else lines)} documents, {len(questions)} questions; "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
-        systems = ("ours", "txtai", "txtai-docs") if args.txtai_docs else ("ours", "txtai")
+        systems = tuple(args.systems)
         runs = {f"{system}-build": run_child(f"{system}-build", args, work) for system in systems}
         for number in range(args.rounds):  # query processes alternate, so drift in the box's load hits all
             for name in (f"{system}-query" for system in systems):
@@ -235,18 +256,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    judgements = {j.q: j.rel for path in args.eval for j in _qrels(path)}
     rows = []
-    names = {"ours": "archive_qa", "txtai": "txtai", "txtai-docs": "txtai+docs"}
     for system in systems:
         build = runs[f"{system}-build"]
         queries = [runs[f"{system}-query-{n + 1}"] for n in range(args.rounds)]
         for mode in queries[0]["latency"]:
             pooled = benchlib.percentiles([t for q in queries for t in q["samples_s"][mode]])
             rows.append({
-                "system": names[system], "mode": mode,
+                "system": SYSTEMS[system], "mode": mode,
                 "build_s": round(build["build_s"], 1), "docs_per_s": round(build["documents"] / build["build_s"], 1),
                 "index_mib": round(build["index_bytes"] / 2**20, 1), "build_peak_mib": round(build["peak_rss_mib"]),
                 "load_s": round(statistics.median(q["load_s"] for q in queries), 2),
+                "ndcg10": quality(queries[0]["top10"][mode], asked, judgements),
                 "p50_ms": pooled["p50_ms"], "p95_ms": pooled["p95_ms"],
                 "cpu_ms_per_q": round(statistics.median(q["latency"][mode]["cpu_ms_per_question"] for q in queries), 1),
                 "p50_each_round": "/".join(f"{q['latency'][mode]['p50_ms']:.1f}" for q in queries),
@@ -254,11 +276,13 @@ def main(argv: list[str] | None = None) -> int:
                                                          for q in queries), 1),
                 "query_peak_mib": round(max(q["peak_rss_mib"] for q in queries), 1),
             })
-    agreement = {mode: overlap(runs["ours-query-1"]["top10"][mode], runs["txtai-query-1"]["top10"]["dense"])
-                 for mode in runs["ours-query-1"]["top10"]}
+    agreement = ({mode: overlap(runs["ours-query-1"]["top10"][mode], runs["txtai-query-1"]["top10"]["dense"])
+                  for mode in runs["ours-query-1"]["top10"]} if {"ours", "txtai"} <= set(systems) else {})
     print(f"\nSame corpus ({runs['ours-build']['documents']} docs), model {benchlib.MODEL}, "
           f"{len(questions)} new questions each, k=10, CPU; txtai index: "
-          f"{runs['txtai-build']['txtai_config'].get('build', {}).get('settings', {}).get('components', '?')}")
+          + ", ".join(f"{SYSTEMS[name]}: " + str(runs[f"{name}-build"]["txtai_config"].get("build", {})
+                                                .get("settings", {}).get("components", "?"))
+                      for name in systems if name != "ours"))
     print(benchlib.table(rows, list(rows[0])))
     print(f"top-10 overlap with txtai: {agreement}")
     for run in runs.values():
