@@ -53,7 +53,7 @@ def _bounds(request: SearchRequest, reading: Reading | None) -> tuple[str | None
 
 def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str, Any]:
     """The response shared by the API, the CLI and the Python call."""
-    # With BM25 to run, the question is encoded on another core meanwhile (hybrid 31 -> 24 ms a new FRUS
+    # With BM25 to run, the question is encoded on another core meanwhile (hybrid 31 -> 21 ms a new FRUS
     # question); dense-only has too little SQLite work to cover the hand-over, so it encodes in line.
     overlap = request.mode in ("hybrid", "lexical")
     pending_vector = embedder.encode_query_soon(request.query) if overlap else None

@@ -106,7 +106,7 @@ def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: Map
         if doc.text and twin.text:
             return _same_words(_cached(generation, row, doc.text), _cached(generation, other, twin.text))
         cosine = float(np.asarray(vectors[row], dtype=np.float32) @ np.asarray(vectors[other], dtype=np.float32))
-        return cosine >= SAME_TEXT or _fingerprint(doc) == _fingerprint(twin)
+        return same_document(doc, twin, cosine)
 
     for row, score in candidates:
         doc = documents.get(row)
