@@ -85,7 +85,7 @@ class Embedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._questions_seen = 0
-        self._trace_lock = threading.Lock()  # not the cache's lock: tracing takes ~0.6 s
+        self._setup_lock = threading.Lock()  # guards building the traced encoder (~0.6 s) and the pool
         self._pool: ThreadPoolExecutor | None = None  # encodes questions beside the search's SQLite work
         self._question_encoder: QueryEncoder | None = None
         self._question_encoder_tried = not settings.get("traced_questions") or self.device != "cpu"
@@ -147,7 +147,7 @@ class Embedder:
             done: Future[np.ndarray] = Future()
             done.set_result(cached)
             return done
-        with self._trace_lock:
+        with self._setup_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="encode")
         return self._pool.submit(self.encode_query, text)
@@ -178,7 +178,7 @@ class Embedder:
 
     def prepare_questions(self) -> None:
         """Build the traced question encoder now (about 0.6 s) rather than on the second new question."""
-        with self._trace_lock:
+        with self._setup_lock:
             if not self._question_encoder_tried:
                 from . import query_encoder  # imports torch, so only once a model is loaded
 

@@ -77,7 +77,8 @@ def build(model: Any) -> QueryEncoder | None:
         example = model.preprocess([PROBES[0]])["input_ids"]
         with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracing warns about Python branches it cannot see; the probes check them
-            traced = torch.jit.trace(MeanPooled(model[0].auto_model).eval(), (example,), strict=False, check_trace=False)
+            pooled = MeanPooled(model[0].auto_model).eval()
+            traced = torch.jit.trace(pooled, (example,), strict=False, check_trace=False)
             graph = torch.jit.freeze(traced)  # constants share the weights' memory; optimize_for_inference copies them
         encoder = QueryEncoder(graph, model)
         expected = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
