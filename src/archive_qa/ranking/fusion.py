@@ -13,7 +13,6 @@ DENSE_WEIGHT = 1.0  # x exact cosine of question and document
 LEXICAL_WEIGHT = 0.8  # x BM25 / the question's best BM25
 PEOPLE_BOOST = 0.1  # x(1 + boost * share of the question's people a document names)
 AUTHOR_BOOST = 0.2  # + when the document is by the person whose words the question asks for
-DENSE_MINMAX = False  # rescale the candidates' cosines to 0..1 before adding
 FEEDBACK_DOCS = 3  # pseudo-relevance feedback: how many fused top documents pull the question vector
 FEEDBACK_WEIGHT = 1.0  # their mean vector's weight beside the question's
 
@@ -52,10 +51,7 @@ def score_sum(store: Any, query: np.ndarray, rankings: Sequence[tuple[Sequence[t
     rows = list(dict.fromkeys(row for ranking, _ in rankings for row, _ in ranking))
     if not rows:
         return []
-    similarity = cosines(store, query, rows).astype(np.float64)
-    if DENSE_MINMAX and len(similarity) > 1:
-        similarity = (similarity - similarity.min()) / ((similarity.max() - similarity.min()) or 1.0)
-    total = dense_weight * similarity
+    total = dense_weight * cosines(store, query, rows).astype(np.float64)
     position = {row: i for i, row in enumerate(rows)}
     for ranking, weight in rankings:
         if not ranking:
