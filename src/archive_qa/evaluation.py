@@ -49,6 +49,9 @@ class Run:
 
 RUNS = (Run("hybrid", "hybrid", True), Run("dense", "dense", False), Run("lexical", "lexical", False))
 ABLATIONS = (Run("hybrid, no reading", "hybrid", False),)
+PLAIN_RRF = Run("plain RRF", "rrf", False)  # the baseline: reciprocal rank fusion of the dense and lexical runs
+RRF_DEPTH = 100  # how deep each plain ranking is read for the baseline
+RRF_K = 60
 
 
 def load_qrels(path: str | Path) -> list[Judged]:
@@ -133,11 +136,29 @@ def run_one(search: Searcher, judged: Judged, run: Run, use_filters: bool = Fals
     """Search one question the way `run` says and keep the ranked ids."""
     filters = judged.filters if use_filters else {}
     started = time.perf_counter()
+    if run.mode == "rrf":
+        return Outcome(judged, _plain_rrf(search, judged.q, filters), True, None, time.perf_counter() - started)
     response = search(judged.q, k=K, date_from=filters.get("date_from"), date_to=filters.get("date_to"),
                       mode=run.mode, interpret=run.interpret)
     seconds = time.perf_counter() - started
     return Outcome(judged, [r["id"] for r in response["results"]], bool(response.get("answerable", True)),
                    response.get("confidence"), seconds)
+
+
+def _plain_rrf(search: Searcher, question: str, filters: dict[str, str]) -> list[str]:
+    """Reciprocal rank fusion (k = 60, equal weights) of the plain dense and lexical rankings, ids best first."""
+    fused: dict[str, float] = {}
+    for mode in ("dense", "lexical"):
+        response = search(question, k=RRF_DEPTH, date_from=filters.get("date_from"), date_to=filters.get("date_to"),
+                          mode=mode, interpret=False)
+        for rank, result in enumerate(response["results"]):
+            fused[result["id"]] = fused.get(result["id"], 0.0) + 1.0 / (RRF_K + rank + 1)
+    return sorted(fused, key=lambda doc: -fused[doc])[:K]
+
+
+def folds(judged: Sequence[Judged]) -> tuple[list[Judged], list[Judged]]:
+    """Two halves of a question set, alternate questions in file order (so each half has every kind)."""
+    return list(judged[0::2]), list(judged[1::2])
 
 
 def summarise(outcomes: Sequence[Outcome]) -> dict[str, Any]:
