@@ -136,7 +136,8 @@ def sweep(archives: dict[str, Any], questions: dict[str, list[Judged]], spec: st
         apply_settings([f"{target}={value}"])
         table = run_conditions(archives, questions, RUNS[:1])
         scores[value] = table["mean"]["folds"]
-        log.info("%s=%s: fold A %.4f, fold B %.4f", target, value, *scores[value])
+        log.info("%s=%s: fold A %.4f, fold B %.4f | %s", target, value, *scores[value],
+                 " ".join(f"{name} {table[name]['ndcg']['hybrid']:.3f}" for name, *_ in CONDITIONS))
     best_a = max(scores, key=lambda v: scores[v][0])
     best_b = max(scores, key=lambda v: scores[v][1])
     return {"constant": target, "scores": scores, "chosen_on_A": best_a, "reported_on_B": scores[best_a][1],

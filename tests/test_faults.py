@@ -144,7 +144,7 @@ def test_signal_while_embedding_leaves_the_index_byte_for_byte(seed_copy: Path, 
     assert open_index(seed_copy).search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
 
 
-@pytest.mark.parametrize("limit,stage", [(8 * 1024, "disk I/O error"), (80 * 1024, "requested and")],
+@pytest.mark.parametrize("limit,stage", [(8 * 1024, "disk I/O error"), (104 * 1024, "requested and")],
                          ids=["database-fails", "vectors-fail"])
 def test_full_disk_publishes_nothing_and_leaves_nothing(seed_copy: Path, tmp_path: Path, embedder,
                                                        limit: int, stage: str) -> None:

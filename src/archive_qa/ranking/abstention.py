@@ -115,13 +115,18 @@ def _one_by_one(store: Any, words: Sequence[str], rows: Sequence[int]) -> tuple[
 
 
 def judge(store: Any, query: np.ndarray, rows: Sequence[int], topic: str, empty: bool,
-          period: str | None = None) -> Verdict:
-    """Answerable when the filters leave documents and the first three match the question closely enough."""
+          period: str | None = None, browse: bool = False) -> Verdict:
+    """Answerable when the filters leave documents and the first three match the question closely enough.
+
+    A browse question (only a period and/or people) is answered by the documents it finds.
+    """
     if empty or not rows:
         where = f" in {period}" if period else " within the filters"
         return Verdict(False, 0.0, 0.0, f"no documents{where}")
     top = list(rows[:TOP])
     best = float(np.max(fusion.cosines(store, query, top)))
+    if browse:
+        return Verdict(True, round(best, 4), 1.0, None)
     covered = coverage(store, lexical.terms(topic), top)
     reason = None
     if best < ANSWERABLE_FROM:

@@ -1,13 +1,20 @@
-"""Lexical retrieval: BM25 over title, summary, full text and people through SQLite FTS5."""
+"""Lexical retrieval: BM25 over title, summary, full text and people through SQLite FTS5.
+
+`balanced` scores the head fields (title, summary, people) and the full text apart, each against its own
+best, so a record that has only a title and a summary is not outscored by one that also has full text.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..store import Store
 
 # title, summary, text, people
 FIELD_WEIGHTS = (3.0, 2.0, 1.0, 2.0)
+HEAD_WEIGHTS = (3.0, 2.0, 2.0)  # title, summary, people in fts_head
+TEXT_SHARE = 1.0  # a text record: its all-fields BM25 over the best one; 1.0 = no share of its head-only score
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between both
@@ -34,6 +41,34 @@ def terms(question: str) -> list[str]:
 def match_expression(words: list[str]) -> str:
     """An FTS5 query that matches any of the words (each quoted, so no FTS syntax leaks through)."""
     return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def balanced(database: Any, words: list[str], k: int, clauses: list[str] | None = None,
+             params: list | None = None) -> list[tuple[int, float]]:
+    """(row, score in 0..1) best first: head BM25 and text BM25 each over its best, mixed by TEXT_SHARE.
+
+    A record without full text takes its head score for the text part too. Generations written before
+    `fts_head` existed fall back to one BM25 over every field, over its best.
+    """
+    match = match_expression(words)
+    if not database.has_head_index:
+        ranking = database.lexical(match, k, FIELD_WEIGHTS, clauses, params)
+        return _over_best(ranking)
+    head = dict(_over_best(database.lexical(match, k, HEAD_WEIGHTS, clauses, params, table="fts_head")))
+    text = dict(_over_best(database.lexical(match, k, FIELD_WEIGHTS, clauses, params)))
+    with_text = database.with_text
+    scores = {}
+    for row in head.keys() | text.keys():
+        head_score = head.get(row, 0.0)
+        text_score = text.get(row, 0.0) if row in with_text else head_score
+        scores[row] = (1 - TEXT_SHARE) * head_score + TEXT_SHARE * text_score
+    return sorted(scores.items(), key=lambda item: -item[1])[:k]
+
+
+def _over_best(ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Scores divided by the best one."""
+    best = max((score for _, score in ranking), default=0.0) or 1.0
+    return [(row, score / best) for row, score in ranking]
 
 
 def search(store: Store, question: str, k: int, clauses: list[str] | None = None,

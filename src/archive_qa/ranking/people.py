@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import Document
+from . import gazetteer
 from .lexical import STOPWORDS
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,8 @@ comrade mr mrs dr senator cardinal king queen emperor foreign vice deputy acting
 NOT_NAMES = frozenset("""extract excerpt excerpts draft translation summary paraphrase continued undated secret top
 confidential restricted unclassified telegram memorandum letter note enclosure annex tab attachment
 the department embassy state defense staff government office mission legation consulate agency council
-committee board""".split())
+committee board charge chargé consul counselor attache delegate delegation representative minister
+ministry members notes fragments record records minutes conversation conversations meeting talks""".split())
 SPEECH_VERBS = frozenset("""say says said tell tells told write writes wrote written reply replies replied answer
 answered ask asks asked propose proposes proposed suggest suggests suggested report reports reported think thought
 argue argued urge urged warn warned instruct instructed advise advised recommend recommended request requested
@@ -48,6 +50,7 @@ _TITLE_PAIR = re.compile(
     r"^(?:(?:telegram|letter|cable|message|note|memorandum)\s+(?:from\s+)?)?(?P<x>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})"
     r"\s+to\s+(?P<y>[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3})", re.IGNORECASE)
 _BRACKETED = re.compile(r"[\[(]([^\[\]()]{2,60})[\])]")
+PARTICLES = frozenset("de da di du del della der den van von le la al el bin ibn y".split())
 INVOLVEMENT_CACHE = 8192  # documents whose involvement one generation's people index remembers
 
 
@@ -189,18 +192,45 @@ class PeopleIndex:
         for name in (person.name, *person.aliases):
             self.add(person.name, name_key(name))
 
-    def add_collection_name(self, raw: str) -> None:
-        """A name as the collection writes it; joined to a known person where a key already matches."""
-        shown = display_name(raw)
+    def learn(self, shown: str, surname: str) -> tuple[str, tuple[str, ...]] | None:
+        """A name the collection writes; joined to a known person by its full name, or by a listed alias.
+
+        Returns (canonical, the name's words) for `add_partial_keys`, or None when the name is a place.
+        """
         full = name_key(shown)
-        if not full:
-            return
-        words = full.split()
-        surname = name_key(raw.split(",")[0]) if "," in raw else (words[-1] if len(words) > 1 else full)
-        candidates = [full, name_key(f"{words[0]} {surname}") if len(words) > 2 else "", surname]
-        canonical = next((self.keys[k] for k in candidates if k in self.keys), shown)
-        for key in candidates:
-            self.add(canonical, key, strict=True)
+        if not full or gazetteer.is_place(full):
+            return None
+        words = tuple(full.split())
+        canonical = self.keys.get(full) or (self.keys.get(f"{words[0]} {surname}") if len(words) > 2 else None)
+        listed = self.keys.get(surname) if surname not in self.strict else None
+        if canonical is None and listed and (len(words) == 1 or _initials_agree(words[0], listed)):
+            canonical = listed  # "N. S. Khrushchev" -> Nikita Khrushchev, never "Allen W. Dulles" -> John Foster
+        canonical = canonical or shown
+        self.add(canonical, full, strict=True)
+        return canonical, words
+
+    def add_partial_keys(self, learnt: list[tuple[str, tuple[str, ...], str]], common: frozenset[str]) -> None:
+        """Surnames alone ("Muccio") and first-and-last names, for learnt names, where only one person has them.
+
+        A part is not added when it is a place or a nationality, a word the collection writes in lower case,
+        or a word of another person's name ("Kim Il" is in Kim Il Sung and in Kim Jong Il).
+        """
+        owners: dict[str, set[str]] = {}
+        for canonical, forms in self.forms.items():
+            for key in forms:
+                for word in key.split():
+                    owners.setdefault(word, set()).add(canonical)
+        for canonical, words, surname in learnt:
+            parts = [(surname,)] if len(words) > 1 else []
+            if len(words) > 2:
+                parts.append((words[0], surname))
+            for part in parts:
+                if any(owners.get(word, set()) - {canonical} for word in part):
+                    continue
+                key = " ".join(part)
+                if len(part) == 1 and (key in common or gazetteer.is_place(key) or key in gazetteer.nation_words()):
+                    continue
+                self.add(canonical, key, strict=True)
 
     def canonical(self, name: str) -> str | None:
         """The canonical person for a name as written anywhere, or None."""
@@ -256,13 +286,70 @@ class PeopleIndex:
         return sorted(self.forms.get(canonical, ()), key=lambda k: (-len(k), k))
 
 
-def build_index(known: Iterable[Person], collection_names: Iterable[str]) -> PeopleIndex:
-    """A people index from aliases-file people, then collection names (most frequent first)."""
+def _initials_agree(first_word: str, canonical: str) -> bool:
+    """Whether a name's first word fits a person's first name ("n" or "nikita" for Nikita Khrushchev)."""
+    given = name_key(canonical).split()[0]
+    return given.startswith(first_word) if len(first_word) == 1 else given == first_word
+
+
+def looks_like_person(name: str, common: frozenset[str] = frozenset()) -> bool:
+    """Whether a name read from a title can be a person: capitalised words, none a place, nationality or common word."""
+    words = name.split()
+    if not 1 <= len(words) <= 4 or not all(w[:1].isupper() or fold(w) in PARTICLES for w in words):
+        return False
+    key = name_key(name)
+    if gazetteer.has_place_word(key):
+        return False
+    return not any(word in common or word in STOPWORDS or word in NOT_NAMES or word in HONORIFICS
+                   for word in key.split() if word not in PARTICLES)
+
+
+def common_words(texts: Iterable[str]) -> frozenset[str]:
+    """Words a collection mostly writes in lower case ("notes", "price", "will"): never a name on their own."""
+    lower: dict[str, int] = {}
+    upper: dict[str, int] = {}
+    for text in texts:
+        for match in _TOKEN.finditer(text):
+            word = match.group(0)
+            if word.islower():
+                lower[word] = lower.get(word, 0) + 1
+            elif word[:1].isupper() and match.start() > 1 and text[match.start() - 2] not in ".!?:\n":
+                folded = fold(word)
+                upper[folded] = upper.get(folded, 0) + 1
+    return frozenset(word for word, count in lower.items() if count >= 2 and count * 4 >= upper.get(word, 0))
+
+
+def build_index(known: Iterable[Person], collection_names: Iterable[str], titled: Iterable[str] = (),
+                common: frozenset[str] = frozenset()) -> PeopleIndex:
+    """A people index from aliases-file people, then the collection's people field, then names in titles.
+
+    Aliases-file names always count. A learnt name counts when it looks like a person, and its surname
+    alone only when one person in the index carries it.
+    """
     index = PeopleIndex()
     for person in known:
         index.add_person(person)
-    for name in collection_names:
-        index.add_collection_name(name)
+    learnt: list[tuple[str, tuple[str, ...], str]] = []
+    for raw in collection_names:
+        shown = display_name(raw)
+        words = name_key(shown).split()
+        surname = name_key(raw.split(",")[0]) if "," in raw else (words[-1] if words else "")
+        if words and surname and " " not in surname:
+            found = index.learn(shown, surname)
+            if found:
+                learnt.append((*found, surname))
+    index.add_partial_keys(learnt, common)
+    named_words = {word for forms in index.forms.values() for key in forms for word in key.split()}
+    learnt = []
+    for name in titled:
+        words = name_key(name).split()
+        if not looks_like_person(name, common) or (len(words) == 1 and words[0] in named_words
+                                                   and words[0] not in index.keys):
+            continue  # a lone surname that several people carry ("Kent") names none of them
+        found = index.learn(name, words[-1])
+        if found:
+            learnt.append((*found, words[-1]))
+    index.add_partial_keys(learnt, common)
     return index
 
 
@@ -285,8 +372,10 @@ def index_for(store: Any) -> PeopleIndex:
     for (title,) in connection.execute("SELECT title FROM documents WHERE title IS NOT NULL"):
         for name in title_names(title):
             titled[name] = titled.get(name, 0) + 1
-    names += sorted(titled, key=lambda n: -titled[n])
-    index = build_index(load_people(people_files(DATA_DIR, store.index_dir)), names)
+    texts = (f"{title or ''}\n{(summary or '')[:SUMMARY_CHARS]}" for title, summary in connection.execute(
+        "SELECT title, summary FROM documents"))
+    index = build_index(load_people(people_files(DATA_DIR, store.index_dir)), names,
+                        sorted(titled, key=lambda n: -titled[n]), common_words(texts))
     log.info("people index: %d keys for %d people", len(index.keys), len(index.forms))
     with _LOCK:
         _CACHE[key] = index
@@ -338,8 +427,8 @@ def involvement(doc: Document, index: PeopleIndex) -> Involvement:
     return Involvement(frozenset(authors), frozenset(named))
 
 
-def question_people(question: str, index: PeopleIndex) -> tuple[list[str], str | None, list[tuple[int, int]]]:
-    """The people a question names, the one whose words it asks about ("what did X say"), and their spans."""
+def question_people(question: str, index: PeopleIndex) -> tuple[list[str], str | None, list[tuple[str, int, int]]]:
+    """The people a question names, the one whose words it asks about ("what did X say"), and each mention."""
     mentions = index.find(question)
     people: list[str] = []
     for person, _, _ in mentions:
@@ -354,4 +443,4 @@ def question_people(question: str, index: PeopleIndex) -> tuple[list[str], str |
                 or before[-2:] == ["according", "to"] or (before and before[-1] == "from"):
             author = person
             break
-    return people, author, [(start, end) for _, start, end in mentions]
+    return people, author, mentions

@@ -166,6 +166,20 @@ class Reading:
     people: tuple[str, ...]
     author: str | None
     topic: str  # the question without its period phrase
+    mentions: tuple[tuple[str, int, int], ...] = ()  # (person, start, end) of each name in the question
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """Where the question names people."""
+        return [(start, end) for _, start, end in self.mentions]
+
+    @property
+    def first_spans(self) -> list[tuple[int, int]]:
+        """Where each person of `people` is first named, in the order of `people`."""
+        first: dict[str, tuple[int, int]] = {}
+        for person, start, end in self.mentions:
+            first.setdefault(person, (start, end))
+        return [first[person] for person in self.people]
 
     def describe(self, applied: bool) -> dict[str, object]:
         """The response's `interpreted` object (dates as ISO days)."""
@@ -184,8 +198,8 @@ class Reading:
 def read_question(question: str, people: PeopleIndex | None = None) -> Reading:
     """Read the period, the people and the asked-about author from a question."""
     period = read_period(question)
-    named, author = (), None
+    named, author, mentions = (), None, ()
     if people is not None:
-        found, author, _ = question_people(question, people)
-        named = tuple(found)
-    return Reading(period, named, author, strip_period(question, period))
+        found, author, spans = question_people(question, people)
+        named, mentions = tuple(found), tuple(spans)
+    return Reading(period, named, author, strip_period(question, period), mentions)

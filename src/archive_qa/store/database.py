@@ -29,6 +29,11 @@ CREATE INDEX people_key ON people(key, row);
 CREATE VIRTUAL TABLE fts USING fts5(
     title, summary, text, people, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
+-- the same words without the full text: BM25 whose lengths are the record's own head, so a record
+-- that has only a title and a summary competes on equal terms with one that also has full text
+CREATE VIRTUAL TABLE fts_head USING fts5(
+    title, summary, people, content='', tokenize='porter unicode61 remove_diacritics 2'
+);
 """
 COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, "
            "extra, embed_key")
@@ -64,8 +69,13 @@ def create(path: Path, documents: Iterable[Document]) -> int:
                     "INSERT INTO fts(rowid, title, summary, text, people) VALUES (?,?,?,?,?)",
                     (row, doc.title or "", doc.summary or "", doc.text or "", " ; ".join(doc.people)),
                 )
+                connection.execute(
+                    "INSERT INTO fts_head(rowid, title, summary, people) VALUES (?,?,?,?)",
+                    (row, doc.title or "", doc.summary or "", " ; ".join(doc.people)),
+                )
                 count += 1
         connection.execute("INSERT INTO fts(fts) VALUES ('optimize')")
+        connection.execute("INSERT INTO fts_head(fts_head) VALUES ('optimize')")
         connection.commit()
         return count
     finally:
@@ -126,17 +136,48 @@ class Database:
         sql = "SELECT row FROM documents d" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return [r for (r,) in self.connection.execute(sql, params)]
 
-    def lexical(self, match: str, k: int, weights: tuple[float, float, float, float],
-                clauses: list[str] | None = None, params: list[Any] | None = None) -> list[tuple[int, float]]:
-        """BM25 over title, summary, text and people: the k best (row, score), higher is better."""
-        where = "fts MATCH ?" + "".join(f" AND {c}" for c in clauses or [])
-        joined = " JOIN documents d ON d.row = fts.rowid" if clauses else ""  # the join alone costs ~6 ms a query
-        sql = (f"SELECT fts.rowid, -bm25(fts, {','.join(str(w) for w in weights)}) AS score "
-               f"FROM fts{joined} WHERE {where} ORDER BY score DESC LIMIT ?")
+    def lexical(self, match: str, k: int, weights: tuple[float, ...],
+                clauses: list[str] | None = None, params: list[Any] | None = None,
+                table: str = "fts") -> list[tuple[int, float]]:
+        """BM25 over `table` (fts: title, summary, text, people; fts_head: title, summary, people).
+
+        Returns the k best (row, score), higher is better.
+        """
+        where = f"{table} MATCH ?" + "".join(f" AND {c}" for c in clauses or [])
+        joined = f" JOIN documents d ON d.row = {table}.rowid" if clauses else ""  # the join costs ~6 ms a query
+        sql = (f"SELECT {table}.rowid, -bm25({table}, {','.join(str(w) for w in weights)}) AS score "
+               f"FROM {table}{joined} WHERE {where} ORDER BY score DESC LIMIT ?")
         try:
             return list(self.connection.execute(sql, [match, *(params or []), k]))
         except sqlite3.OperationalError:
             return []
+
+    def matching(self, match: str, rows: Iterable[int]) -> set[int]:
+        """Which of `rows` match an FTS5 expression in any field."""
+        rows = [int(row) for row in rows]
+        if not rows:
+            return set()
+        try:
+            return {row for (row,) in self.connection.execute(
+                f"SELECT rowid FROM fts WHERE fts MATCH ? AND rowid IN ({','.join(map(str, rows))})", (match,))}
+        except sqlite3.OperationalError:
+            return set()
+
+    @property
+    def has_head_index(self) -> bool:
+        """Whether this generation has `fts_head` (generations written before it have only `fts`)."""
+        if not hasattr(self, "_has_head"):
+            self._has_head = self.connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'fts_head'").fetchone() is not None
+        return self._has_head
+
+    @property
+    def with_text(self) -> frozenset[int]:
+        """Rows whose record has full text (read once: a generation never changes)."""
+        if not hasattr(self, "_with_text"):
+            self._with_text = frozenset(row for (row,) in self.connection.execute(
+                "SELECT row FROM documents WHERE length(text) > 0"))
+        return self._with_text
 
     def date_span(self) -> tuple[str | None, str | None]:
         """The earliest and latest placement dates."""
