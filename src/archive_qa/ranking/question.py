@@ -44,6 +44,10 @@ _RANGE = re.compile(
 _MONTHS_OF_YEAR = re.compile(
     rf"\b(?:between\s+|from\s+)?(?P<m1>{MONTH})\s+(?:and|to|through|until|-|–|—)\s+(?P<m2>{MONTH})\s+(?:of\s+)?"
     rf"(?P<y>{YEAR})\b", re.IGNORECASE)
+_DAYS_OF_MONTH = re.compile(  # "between 23 and 31 October 1956", "22-27 October 1962", "October 22-27, 1962"
+    rf"\b(?:between\s+|from\s+)?(?:(?P<d1>{DAY})\s*(?:and|to|through|until|-|–|—)\s*(?P<d2>{DAY})\s+(?:of\s+)?"
+    rf"(?P<m>{MONTH})|(?P<m2>{MONTH})\s+(?P<d3>{DAY})\s*(?:and|to|through|until|-|–|—)\s*(?P<d4>{DAY})),?\s+"
+    rf"(?P<y>{YEAR})\b", re.IGNORECASE)
 _OPEN = re.compile(rf"\b(?P<rel>after|since|from|before|until|till|by|prior\s+to)\s+{_point('p')}\b", re.IGNORECASE)
 _SINGLE = re.compile(rf"\b{_point('s')}\b", re.IGNORECASE)
 
@@ -114,6 +118,15 @@ def read_period(question: str) -> Period | None:
         >>> read_period("What did Mao write to Stalin in July 1951?")
         Period(start=datetime.date(1951, 7, 1), end=datetime.date(1951, 7, 31), loose=False, phrase='July 1951')
     """
+    match = _DAYS_OF_MONTH.search(question)
+    if match:
+        year = int(match.group("y"))
+        month = MONTHS[(match.group("m") or match.group("m2")).rstrip(".").lower()]
+        last_day = calendar.monthrange(year, month)[1]
+        first, last = (min(int(re.sub(r"\D", "", match.group(a) or match.group(b))), last_day)
+                       for a, b in (("d1", "d3"), ("d2", "d4")))
+        if first <= last:
+            return Period(date(year, month, first), date(year, month, last), False, match.group(0).strip())
     match = _MONTHS_OF_YEAR.search(question)
     if match:
         year = int(match.group("y"))
