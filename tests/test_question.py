@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from archive_qa.ranking.people import (
-    DATA_DIR, Person, build_index, display_name, involvement, load_people, people_files, title_names,
+    DATA_DIR, Person, build_index, common_words, display_name, involvement, load_people, people_files,
+    title_names,
 )
 from archive_qa.ranking.question import read_period, read_question
 from archive_qa.documents import Document
@@ -164,3 +165,58 @@ def test_a_bad_people_file_names_the_place(tmp_path: Path, content: str, message
 
 def test_person_entries_are_plain() -> None:
     assert Person("A").aliases == ()
+
+
+@pytest.mark.parametrize(("question", "start", "end"), [
+    ("How did the Presidium's thinking evolve between 23 and 31 October 1956?", "1956-10-23", "1956-10-31"),
+    ("Soviet moves in the first days of the quarantine, 22-27 October 1962", "1962-10-22", "1962-10-27"),
+    ("What happened on October 22-27, 1962?", "1962-10-22", "1962-10-27"),
+])
+def test_day_ranges_within_a_month(question: str, start: str, end: str) -> None:
+    period = read_period(question)
+    assert period is not None and (period.start.isoformat(), period.end.isoformat()) == (start, end)
+
+
+@pytest.fixture(scope="module")
+def listing_people():
+    """People learnt as a listing collection teaches them: a people field and names in titles."""
+    known = load_people(people_files(DATA_DIR))
+    titles = ["Ciphered Telegram from Beijing, Mao Zedong to Cde. Filippov [Stalin]", "Report (Korea)",
+              "Telegram from Korea to Moscow", "The Consul at Port Said (Port Said) to the Department of State",
+              "British Foreign Secretary Eden to the Secretary of State", "Note from the Soviet Ambassador",
+              "Hanoi to Beijing", "Italian Communist Leader Palmiro to Moscow", "Mikoyan and Alekseev in Havana",
+              "An East German Citizen to Ulbricht", "Letter (Price)", "Record (Smith)", "Cable (Muccio)"]
+    texts = ["the price of rice rose again", "price controls and the price of oil"] + titles
+    names = ["Smith, Walter Bedell", "Smith, Gerard C.", "Muccio, John J.", "Dulles, Allen W.", "Gao Gang",
+             "Kim Jong Il", "Kim Il Sung"]
+    return build_index(known, names, [n for t in titles for n in title_names(t)], common_words(texts))
+
+
+@pytest.mark.parametrize("question", [
+    "What happened in Korea in 1951?", "Did China send troops?", "What did Beijing tell Hanoi?",
+    "What did British diplomats report from Port Said?", "How did the Soviet Ambassador see the talks?",
+    "What did Italian communists think?", "What did the Americans say about Cuba?", "News from Havana",
+])
+def test_places_and_nationalities_are_never_people(listing_people, question: str) -> None:
+    assert read_question(question, listing_people).people == ()
+
+
+def test_learnt_names_must_look_like_people(listing_people) -> None:
+    people = set(listing_people.forms)
+    assert not people & {"Korea", "Port Said", "Beijing", "Hanoi", "to China", "Soviet Ambassador",
+                         "Italian Communist Leader Palmiro", "Mikoyan and Alekseev in", "an East German Citizen"}
+    assert listing_people.canonical("Filippov") == "Joseph Stalin"
+
+
+def test_a_shared_surname_names_nobody_and_a_unique_one_its_person(listing_people) -> None:
+    assert [p for p, _, _ in listing_people.find("What did Smith report?")] == []
+    assert [p for p, _, _ in listing_people.find("What did Muccio report?")] == ["John J. Muccio"]
+    assert listing_people.canonical("Walter Bedell Smith") == "Walter Bedell Smith"
+    # "Kim Il" is part of two people's names; "Allen W. Dulles" is not John Foster Dulles
+    assert [p for p, _, _ in listing_people.find("a talk with Kim Il")] == []
+    assert listing_people.canonical("Allen W. Dulles") != "John Foster Dulles"
+
+
+def test_a_word_the_collection_writes_in_lower_case_is_not_a_name(listing_people) -> None:
+    assert "price" in common_words(["the price of rice rose again", "price controls and the price of oil"])
+    assert [p for p, _, _ in listing_people.find("What did Price say about the price?")] == []

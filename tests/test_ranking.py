@@ -153,3 +153,88 @@ def test_boilerplate_summaries_with_different_texts_are_not_duplicates() -> None
     assert not same_document(a, b, cosine=0.99)
     assert same_document(a, Document(id="c", summary="other words", text=a.text), cosine=0.5)
     assert same_document(Document(id="d", summary=head), Document(id="e", summary=head), cosine=0.9)
+
+
+# Listing-style records on other topics, every title naming Stalin by his code name (as the Wilson Center does).
+LISTING_TOPICS = [
+    "the supply of artillery shells to the front", "railway transport across the Yalu", "coal deliveries to Manchuria",
+    "training Chinese pilots on MiG-15 fighters", "field hospitals and medical teams", "the autumn harvest in Korea",
+    "the repair of bridges destroyed by bombing", "anti-aircraft divisions for Andong", "the exchange of wounded",
+    "the loan for military purchases", "the construction of airfields in North Korea", "radio equipment for the army",
+    "trucks and fuel for the supply lines", "winter clothing for the volunteers", "the rebuilding of Pyongyang",
+    "the training of tank crews", "submarine cooperation in the Yellow Sea", "the Chinese delegation to Moscow",
+    "the rubber purchases from Ceylon", "the trade agreement for 1952", "the electric power stations on the Yalu",
+    "the treatment of captured airmen", "the propaganda broadcasts to the south", "the navy of the People's Republic",
+    "the defence of the western coast", "the reorganisation of the general staff", "the grain shipments to Korea",
+    "socialist countries' aid to Korea", "the bacteriological weapons allegations", "the ammunition factories",
+]
+NEUTRAL_TOPICS = ["the neutral nations' inspection teams at the ports", "the neutral zone around Kaesong"]
+
+
+def _alias_heavy(folder: Path, topics: list[str]):
+    """The bundled data and the seed, plus listing records titled "... Mao Zedong to Cde. Filippov [Stalin]".
+
+    Their summaries have Stalin speak of "countries" on other topics: every one names him twice over and
+    shares a word with the seed question, which is what lifted such records above the answer when aliases
+    added weight and the author boost ignored the topic.
+    """
+    records = []
+    for number, topic in enumerate(topics):
+        way = ("Mao Zedong to Cde. Filippov [Stalin]", "Cde. Filippov [Stalin] to Mao Zedong")[number % 2]
+        records.append({"id": f"listing-{number}", "date": f"195{1 + number % 3}-{1 + number % 12:02d}-{1 + number % 27:02d}",
+                        "title": f"Ciphered Telegram No. {16000 + number} from Beijing, {way}",
+                        "people": ["Mao Zedong", "Joseph Stalin"],
+                        "summary": f"Filippov [Stalin] replies to Mao Zedong on {topic}. Stalin says that the fraternal "
+                                   f"countries will help, and asks Mao for his view."})
+    path = write_jsonl(folder / "listing.jsonl", records)
+    index = folder / "index"
+    ingest(index, sorted(DATA.glob("*.jsonl")) + [path], MODEL, progress=False)
+    return open_index(index)
+
+
+@pytest.fixture(scope="module")
+def alias_heavy(tmp_path_factory: pytest.TempPathFactory, embedder):
+    """60 listing records on other topics beside the bundled data and the seed."""
+    return _alias_heavy(tmp_path_factory.mktemp("alias_heavy"), LISTING_TOPICS * 2)
+
+
+def test_the_seed_question_survives_a_collection_full_of_stalin_aliases(alias_heavy) -> None:
+    response = alias_heavy.search("What did Stalin say about neutral countries?")
+    assert response["interpreted"]["people"] == ["Joseph Stalin"]
+    assert response["results"][0]["id"] == "seed-03"
+    assert response["results"][0]["date"] == "1951-08-28"
+
+
+def test_near_misses_naming_stalin_do_not_bury_the_answer(tmp_path: Path, embedder) -> None:
+    """Four records where Stalin speaks of neutral zones and fraternal countries: the answer stays in the top 3.
+
+    With aliases as extra BM25 terms and the author boost on every Stalin telegram, it fell out of the top 10.
+    """
+    archive = _alias_heavy(tmp_path, LISTING_TOPICS + NEUTRAL_TOPICS * 2)
+    ids = [r["id"] for r in archive.search("What did Stalin say about neutral countries?")["results"]]
+    assert "seed-03" in ids[:3]
+
+
+def test_an_alias_still_finds_the_person(alias_heavy) -> None:
+    response = alias_heavy.search("What did Filippov say about coal deliveries?")
+    assert response["interpreted"]["people"] == ["Joseph Stalin"]
+    top = response["results"][0]
+    assert top["id"].startswith("listing-") and "coal" in top["summary"]
+
+
+def test_a_question_that_is_only_a_period_lists_that_period(bundled) -> None:
+    response = bundled.search("What happened in July 1951?")
+    assert response["interpreted"]["browse"] is True and response["answerable"] is True
+    assert len(response["results"]) == 10 and all(r["date"].startswith("1951-07") for r in response["results"])
+
+
+def test_a_question_that_is_only_a_person_lists_their_documents(bundled) -> None:
+    response = bundled.search("anything from Mao in 1952")
+    assert response["interpreted"]["browse"] is True and response["answerable"] is True
+    assert response["results"] and all(r["date"].startswith("1952") for r in response["results"])
+    assert all("Mao" in (r["summary"] or "") + (r["title"] or "") for r in response["results"][:3])
+
+
+def test_browsing_keeps_abstention_honest(bundled) -> None:
+    assert bundled.search("How do I bake sourdough bread at home?")["answerable"] is False
+    assert bundled.search("What happened in July 1962?")["answerable"] is False
