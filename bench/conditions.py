@@ -22,6 +22,7 @@ the other, so a constant that only fits the wordings shows up as a gap between t
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import json
 import logging
@@ -80,13 +81,15 @@ def apply_settings(assignments: list[str]) -> None:
         setattr(module, name, value)
 
 
-def run_conditions(archives: dict[str, Any], questions: dict[str, list[Judged]], runs: tuple) -> dict[str, Any]:
+def run_conditions(archives: dict[str, Any], questions: dict[str, list[Judged]], runs: tuple,
+                   skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """nDCG@10 of every run on every condition, whole and per fold, with the abstention counts."""
     table: dict[str, Any] = {}
     for name, qrels, index in CONDITIONS:
         judged = questions[qrels]
-        whole = evaluate(archives[index].search, judged, runs)
-        halves = [evaluate(archives[index].search, half, runs[:1]) for half in folds(judged)]
+        search = functools.partial(archives[index].search, skip=skip)
+        whole = evaluate(search, judged, runs)
+        halves = [evaluate(search, half, runs[:1]) for half in folds(judged)]
         table[name] = {
             "n": whole["runs"][runs[0].label]["overall"]["n"],
             "ndcg": {label: summary["overall"]["ndcg"] for label, summary in whole["runs"].items()},
@@ -131,6 +134,9 @@ def verdict(table: dict[str, Any], baseline: dict[str, Any], label: str = "hybri
 def sweep(archives: dict[str, Any], questions: dict[str, list[Judged]], spec: str) -> dict[str, Any]:
     """Pick a constant's value on each fold (mean over conditions) and report it on the other fold."""
     target, _, values = spec.partition("=")
+    module_name, _, name = target.rpartition(".")
+    module = sys.modules.get(f"archive_qa.ranking.{module_name}") or sys.modules[f"archive_qa.{module_name}"]
+    original = getattr(module, name)
     scores: dict[str, list[float]] = {}
     for value in values.split(","):
         apply_settings([f"{target}={value}"])
@@ -138,6 +144,7 @@ def sweep(archives: dict[str, Any], questions: dict[str, list[Judged]], spec: st
         scores[value] = table["mean"]["folds"]
         log.info("%s=%s: fold A %.4f, fold B %.4f | %s", target, value, *scores[value],
                  " ".join(f"{name} {table[name]['ndcg']['hybrid']:.3f}" for name, *_ in CONDITIONS))
+    setattr(module, name, original)  # the next sweep starts from the defaults
     best_a = max(scores, key=lambda v: scores[v][0])
     best_b = max(scores, key=lambda v: scores[v][1])
     return {"constant": target, "scores": scores, "chosen_on_A": best_a, "reported_on_B": scores[best_a][1],
@@ -153,6 +160,7 @@ def main() -> int:
     parser.add_argument("--eval", type=Path, default=EVAL, help="folder of the three qrels files")
     parser.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE")
     parser.add_argument("--sweep", action="append", default=[], metavar="MODULE.NAME=V1,V2,...")
+    parser.add_argument("--skip", default="", help="pipeline stages to leave out, comma-separated (feedback,people)")
     parser.add_argument("--baseline", type=Path, help="an earlier --out JSON to compare against")
     parser.add_argument("--out", type=Path, default=RESULTS / "conditions.json")
     args = parser.parse_args()
@@ -170,12 +178,13 @@ def main() -> int:
         return 0
     runs = RUNS[:1] + (PLAIN_RRF,) + RUNS[1:] + ABLATIONS
     labels = [run.label for run in runs]
-    table = run_conditions(archives, questions, runs)
+    table = run_conditions(archives, questions, runs, frozenset(filter(None, args.skip.split(","))))
     print(format_table(table, labels))
     if args.baseline:
         print(verdict(table, json.loads(args.baseline.read_text())["table"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": machine(), "settings": args.set, "table": table}, indent=1))
+    args.out.write_text(json.dumps({"machine": machine(), "settings": args.set, "skip": args.skip, "table": table},
+                                   indent=1))
     log.info("wrote %s", args.out)
     return 0
 

@@ -70,11 +70,12 @@ class Archive:
 
     def search(self, query: str, k: int = 10, date_from: str | PartialDate | None = None,
                date_to: str | PartialDate | None = None, person: str | list[str] | None = None,
-               mode: str = "hybrid", interpret: bool = True) -> dict[str, Any]:
+               mode: str = "hybrid", interpret: bool = True, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Rank documents for a question; dates accept any form `parse_date` reads.
 
         `interpret` reads a period and people from the question ("in July 1951", "what did Stalin say");
-        explicit dates always win over the question's period.
+        explicit dates always win over the question's period. `skip` leaves pipeline stages out
+        ("feedback", "people"), for ablations.
         """
         if not query or not query.strip():
             raise ValueError("query: must not be empty")
@@ -82,7 +83,8 @@ class Archive:
             raise ValueError(f"mode: must be one of {', '.join(MODES)}")
         people = [person] if isinstance(person, str) else list(person or [])
         request = SearchRequest(query=query.strip(), k=k, date_from=_date(date_from), date_to=_date(date_to),
-                                people=[p for p in people if p.strip()], mode=mode, interpret=interpret)
+                                people=[p for p in people if p.strip()], mode=mode, interpret=interpret,
+                                skip=frozenset(skip))
         return search(self.store, self.embedder, request)
 
     def ask(self, question: str, history: list[dict[str, Any]] | None = None, **filters: Any) -> dict[str, Any]:

@@ -11,7 +11,6 @@ RRF_K = 60
 METHOD = "score"  # "score" (chosen on the dev sets) or "rrf"
 DENSE_WEIGHT = 1.0  # x exact cosine of question and document
 LEXICAL_WEIGHT = 0.8  # x BM25 / the question's best BM25
-PERSON_TERMS = 1.0  # a person named in the question weighs this many topic words in the lexical score
 AUTHOR_BOOST = 0.2  # x(1 + boost * topic match) for a document by the person whose words are asked for
 FEEDBACK_DOCS = 3  # pseudo-relevance feedback: how many fused top documents pull the question vector
 FEEDBACK_WEIGHT = 1.0  # their mean vector's weight beside the question's

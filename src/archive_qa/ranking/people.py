@@ -330,26 +330,30 @@ def build_index(known: Iterable[Person], collection_names: Iterable[str], titled
     for person in known:
         index.add_person(person)
     learnt: list[tuple[str, tuple[str, ...], str]] = []
+    lone: list[str] = []  # one-word names ("Muccio", "John"): they wait until every full name is known
     for raw in collection_names:
         shown = display_name(raw)
         words = name_key(shown).split()
         surname = name_key(raw.split(",")[0]) if "," in raw else (words[-1] if words else "")
-        if words and surname and " " not in surname:
+        if len(words) == 1:
+            lone.append(shown)
+        elif words and surname and " " not in surname:
             found = index.learn(shown, surname)
             if found:
                 learnt.append((*found, surname))
     index.add_partial_keys(learnt, common)
-    named_words = {word for forms in index.forms.values() for key in forms for word in key.split()}
     learnt = []
-    for name in titled:
+    for name in [n for n in titled if len(n.split()) > 1 and looks_like_person(n, common)]:
         words = name_key(name).split()
-        if not looks_like_person(name, common) or (len(words) == 1 and words[0] in named_words
-                                                   and words[0] not in index.keys):
-            continue  # a lone surname that several people carry ("Kent") names none of them
         found = index.learn(name, words[-1])
         if found:
             learnt.append((*found, words[-1]))
     index.add_partial_keys(learnt, common)
+    named_words = {word for forms in index.forms.values() for key in forms for word in key.split()}
+    for name in lone + [n for n in titled if len(n.split()) == 1 and looks_like_person(n, common)]:
+        key = name_key(name)
+        if key in index.keys or (key not in named_words and key not in common):
+            index.learn(name, key)  # a lone name that several people carry ("Kent", "John") names none of them
     return index
 
 

@@ -247,22 +247,30 @@ def _lexical_ranking(c: Candidates) -> Ranking:
 
 
 def _browse_ranking(c: Candidates) -> Ranking:
-    """A period's or person's documents, the most central first: cosine to their mean vector, authors raised."""
+    """A period's or person's documents, the most central first (cosine to their mean vector).
+
+    For people, how strongly a document names them (BM25 of their names, over the best) is added, so a
+    telegram by or about them comes before one that mentions them in passing.
+    """
     database = c.store.database
+    named: dict[int, float] = {}
     if c.person_forms:
         expression = " OR ".join(f"({lexical.match_expression(forms)})" for forms in c.person_forms)
-        rows = [row for row, _ in database.lexical(expression, BROWSE_DEPTH, lexical.FIELD_WEIGHTS,
-                                                   c.clauses, c.params)]
+        found = database.lexical(expression, BROWSE_DEPTH, lexical.FIELD_WEIGHTS, c.clauses, c.params)
+        best = max((score for _, score in found), default=0.0) or 1.0
+        named = {row: score / best for row, score in found}
+        rows = np.array(sorted(named), dtype=np.int64)
     elif c.allowed is not None:
-        rows = [int(row) for row in c.allowed[:BROWSE_DEPTH * 10]]
+        rows = np.sort(c.allowed)
     else:
-        rows = []
-    if not rows:
         return []
-    vectors = np.asarray(c.store.stored_vectors()[np.sort(rows)], dtype=np.float32)
+    if not len(rows):
+        return []
+    vectors = np.asarray(c.store.stored_vectors()[rows], dtype=np.float32)
     centre = vectors.mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
     scores = vectors @ centre
-    ranking = sorted(zip(np.sort(rows).tolist(), scores.tolist()), key=lambda item: -item[1])[:BROWSE_DEPTH]
+    ranking = sorted(((int(row), float(score) + named.get(int(row), 0.0)) for row, score in zip(rows, scores)),
+                     key=lambda item: -item[1])[:BROWSE_DEPTH]
     c.topic_match = {row: 1.0 for row, _ in ranking}
-    return [(row, float(score)) for row, score in ranking]
+    return ranking
