@@ -362,6 +362,26 @@ _CACHE: dict[str, PeopleIndex] = {}  # generation directory => its people index,
 _LOCK = threading.Lock()
 
 
+def collection_index(known: Iterable[Person], records: Iterable[tuple[str | list[str], str | None, str | None]]
+                     ) -> PeopleIndex:
+    """The people index of a collection: (people, title, summary) per record, people as a list or JSON list.
+
+    People-field names count most frequent first, then names in titles; the words a collection writes in
+    lower case are learnt from the same titles and summaries.
+    """
+    named: dict[str, int] = {}
+    titled: dict[str, int] = {}
+    texts: list[str] = []
+    for people, title, summary in records:
+        for name in json.loads(people) if isinstance(people, str) else people:
+            named[name] = named.get(name, 0) + 1
+        for name in title_names(title or ""):
+            titled[name] = titled.get(name, 0) + 1
+        texts.append(f"{title or ''}\n{(summary or '')[:SUMMARY_CHARS]}")
+    by_count = lambda counts: sorted(counts, key=lambda n: (-counts[n], n))  # noqa: E731
+    return build_index(known, by_count(named), by_count(titled), common_words(texts))
+
+
 def index_for(store: Any) -> PeopleIndex:
     """The people index of a store's generation, built once and cached."""
     key = str(store.generation)
@@ -370,16 +390,8 @@ def index_for(store: Any) -> PeopleIndex:
     if cached is not None:
         return cached
     connection = store.database.connection
-    names = [name for name, _ in connection.execute(
-        "SELECT name, count(*) c FROM people GROUP BY name ORDER BY c DESC, name")]
-    titled: dict[str, int] = {}
-    for (title,) in connection.execute("SELECT title FROM documents WHERE title IS NOT NULL"):
-        for name in title_names(title):
-            titled[name] = titled.get(name, 0) + 1
-    texts = (f"{title or ''}\n{(summary or '')[:SUMMARY_CHARS]}" for title, summary in connection.execute(
-        "SELECT title, summary FROM documents"))
-    index = build_index(load_people(people_files(DATA_DIR, store.index_dir)), names,
-                        sorted(titled, key=lambda n: -titled[n]), common_words(texts))
+    index = collection_index(load_people(people_files(DATA_DIR, store.index_dir)),
+                             connection.execute("SELECT people, title, summary FROM documents"))
     log.info("people index: %d keys for %d people", len(index.keys), len(index.forms))
     with _LOCK:
         _CACHE[key] = index
