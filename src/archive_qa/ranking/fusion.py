@@ -12,6 +12,7 @@ METHOD = "score"  # "score" (chosen on the dev sets) or "rrf"
 DENSE_WEIGHT = 1.0  # x exact cosine of question and document
 LEXICAL_WEIGHT = 0.8  # x BM25 / the question's best BM25
 AUTHOR_BOOST = 0.2  # x(1 + boost * topic match) for a document by the person whose words are asked for
+TRUST_POWER = 1.0  # lexical weight x (IDF share of the question's words its best document holds) ** power
 FEEDBACK_DOCS = 3  # pseudo-relevance feedback: how many fused top documents pull the question vector
 FEEDBACK_WEIGHT = 1.0  # their mean vector's weight beside the question's
 
@@ -63,8 +64,8 @@ def score_sum(store: Any, query: np.ndarray, rankings: Sequence[tuple[Sequence[t
 
 
 def fuse(store: Any, query: np.ndarray, dense: Sequence[tuple[int, float]],
-         lexical: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-    """The hybrid ranking of the dense and lexical candidates."""
+         lexical: Sequence[tuple[int, float]], trust: float = 1.0) -> list[tuple[int, float]]:
+    """The hybrid ranking of the dense and lexical candidates; `trust` (0..1) scales the lexical weight."""
     if METHOD == "score":
-        return score_sum(store, query, [(dense, 0.0), (lexical, LEXICAL_WEIGHT)], DENSE_WEIGHT)
-    return reciprocal_rank([(dense, DENSE_WEIGHT), (lexical, LEXICAL_WEIGHT)])
+        return score_sum(store, query, [(dense, 0.0), (lexical, LEXICAL_WEIGHT * trust)], DENSE_WEIGHT)
+    return reciprocal_rank([(dense, DENSE_WEIGHT), (lexical, LEXICAL_WEIGHT * trust)])

@@ -144,7 +144,15 @@ def fuse(c: Candidates) -> None:
     elif c.request.mode == "lexical" or c.browse:
         c.ranked = c.lexical
     else:
-        c.ranked = fusion.fuse(c.store, c.vector(), c.dense, c.lexical)
+        c.ranked = fusion.fuse(c.store, c.vector(), c.dense, c.lexical, _lexical_trust(c))
+
+
+def _lexical_trust(c: Candidates) -> float:
+    """How far the best lexical match covers the question's words (IDF-weighted), to the TRUST_POWER."""
+    if not fusion.TRUST_POWER or not c.lexical:
+        return 1.0
+    covered = abstention.coverage(c.store, lexical.terms(c.topic), [c.lexical[0][0]])
+    return covered ** fusion.TRUST_POWER
 
 
 def feedback(c: Candidates) -> None:
@@ -153,7 +161,7 @@ def feedback(c: Candidates) -> None:
         return
     moved = fusion.feedback(c.store, c.vector(), [row for row, _ in c.ranked[:fusion.FEEDBACK_DOCS]])
     c.dense = c.store.dense(moved, c.depth, c.allowed)
-    c.ranked = fusion.fuse(c.store, moved, c.dense, c.lexical)
+    c.ranked = fusion.fuse(c.store, moved, c.dense, c.lexical, _lexical_trust(c))
 
 
 def people(c: Candidates) -> None:
