@@ -1,7 +1,7 @@
 """Lexical retrieval: BM25 over title, summary, full text and people through SQLite FTS5.
 
-`balanced` scores the head fields (title, summary, people) and the full text apart, each against its own
-best, so a record that has only a title and a summary is not outscored by one that also has full text.
+`balanced` scores records with full text and records without it apart, each against its own best, so a
+record that has only a title and a summary is not outscored for lacking the text field.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from ..store import Store
 
 # title, summary, text, people
 FIELD_WEIGHTS = (3.0, 2.0, 1.0, 2.0)
-HEAD_WEIGHTS = (3.0, 2.0, 2.0)  # title, summary, people in fts_head
-TEXT_SHARE = 1.0  # a text record: its all-fields BM25 over the best one; 1.0 = no share of its head-only score
+HEAD_WEIGHTS = (3.0, 2.0, 2.0)  # title, summary, people in fts_head (the records without full text)
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between both
@@ -45,23 +44,22 @@ def match_expression(words: list[str]) -> str:
 
 def balanced(database: Any, words: list[str], k: int, clauses: list[str] | None = None,
              params: list | None = None) -> list[tuple[int, float]]:
-    """(row, score in 0..1) best first: head BM25 and text BM25 each over its best, mixed by TEXT_SHARE.
+    """(row, score in 0..1) best first: BM25 over all fields for records with text, over the head alone without.
 
-    A record without full text takes its head score for the text part too. Generations written before
-    `fts_head` existed fall back to one BM25 over every field, over its best.
+    A record with text is scored by BM25 over all its fields, over the best such score of any record. A
+    record without text is scored by BM25 over title, summary and people (`fts_head`, whose lengths are
+    every record's head), over the best head score, so it is not outscored for lacking a field. An index
+    whose records all have text (or a generation written before `fts_head`) needs the one BM25 only.
     """
     match = match_expression(words)
-    if not database.has_head_index:
-        ranking = database.lexical(match, k, FIELD_WEIGHTS, clauses, params)
-        return _over_best(ranking)
-    head = dict(_over_best(database.lexical(match, k, HEAD_WEIGHTS, clauses, params, table="fts_head")))
-    text = dict(_over_best(database.lexical(match, k, FIELD_WEIGHTS, clauses, params)))
+    ranking = database.lexical(match, k, FIELD_WEIGHTS, clauses, params)
     with_text = database.with_text
-    scores = {}
-    for row in head.keys() | text.keys():
-        head_score = head.get(row, 0.0)
-        text_score = text.get(row, 0.0) if row in with_text else head_score
-        scores[row] = (1 - TEXT_SHARE) * head_score + TEXT_SHARE * text_score
+    if not database.has_head_index or database.all_have_text:
+        return _over_best(ranking)
+    scores = {row: score for row, score in _over_best(ranking) if row in with_text}
+    for row, score in _over_best(database.lexical(match, k, HEAD_WEIGHTS, clauses, params, table="fts_head")):
+        if row not in with_text:
+            scores[row] = score
     return sorted(scores.items(), key=lambda item: -item[1])[:k]
 
 

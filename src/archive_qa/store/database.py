@@ -179,6 +179,11 @@ class Database:
                 "SELECT row FROM documents WHERE length(text) > 0"))
         return self._with_text
 
+    @property
+    def all_have_text(self) -> bool:
+        """Whether every record has full text."""
+        return len(self.with_text) == self.count()
+
     def date_span(self) -> tuple[str | None, str | None]:
         """The earliest and latest placement dates."""
         return self.connection.execute(
