@@ -238,3 +238,34 @@ def test_a_question_that_is_only_a_person_lists_their_documents(bundled) -> None
 def test_browsing_keeps_abstention_honest(bundled) -> None:
     assert bundled.search("How do I bake sourdough bread at home?")["answerable"] is False
     assert bundled.search("What happened in July 1962?")["answerable"] is False
+
+
+def test_a_record_without_full_text_is_not_outscored_for_lacking_it(tmp_path: Path, embedder) -> None:
+    """The listing entry's summary is about the question; a long telegram holds one more of its words in passing.
+
+    Over all fields at once the telegram's extra field won; now each kind of record is scored on its own scale.
+    """
+    passing = " ".join(["The weather in Tokyo was fair and the harbour quiet."] * 10
+                       + ["Talks, prisoners, war, the demarcation line and Kaesong came up over dinner."] * 12)
+    path = write_jsonl(tmp_path / "mixed.jsonl", [
+        {"id": "listing", "date": "1951-11-14", "title": "Ciphered Telegram, Mao Zedong to Filippov [Stalin]",
+         "summary": "On the talks at Kaesong about prisoners of war."},
+        {"id": "telegram", "date": "1951-11-14", "title": "The Ambassador in Japan to the Secretary of State",
+         "summary": "Weather and shipping in Tokyo harbour.", "text": passing},
+    ] + [{"id": f"other-{n}", "date": "1951-11-15", "summary": f"{topic} for the front in the winter."}
+         for n, topic in enumerate(LISTING_TOPICS)])
+    index = tmp_path / "index"
+    ingest(index, [path], MODEL, progress=False)
+    archive = open_index(index)
+    results = archive.search("talks on prisoners of war at Kaesong and the demarcation line", mode="lexical")["results"]
+    scores = {r["id"]: r["score"] for r in results}
+    assert scores["listing"] >= scores["telegram"]
+
+
+def test_pipeline_stages_can_be_left_out_for_ablations(bundled) -> None:
+    question = "What did Mao tell Stalin about prisoners of war?"
+    full = bundled.search(question)
+    without = bundled.search(question, skip=frozenset({"feedback", "people"}))
+    assert [r["id"] for r in without["results"]] and without["interpreted"] == full["interpreted"]
+    with pytest.raises(ValueError, match="skip"):
+        bundled.search(question, skip=frozenset({"verdict"}))
