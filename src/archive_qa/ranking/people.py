@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import Document
-from . import gazetteer
+from .. import gazetteer
 from .lexical import STOPWORDS
 
 log = logging.getLogger(__name__)
