@@ -144,13 +144,13 @@ def test_signal_while_embedding_leaves_the_index_byte_for_byte(seed_copy: Path, 
     assert open_index(seed_copy).search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
 
 
-@pytest.mark.parametrize("limit,stage", [(8 * 1024, "disk I/O error"), (104 * 1024, "requested and")],
+@pytest.mark.parametrize("limit,stage", [(8 * 1024, "disk I/O error"), (250 * 1024, "requested and")],
                          ids=["database-fails", "vectors-fail"])
 def test_full_disk_publishes_nothing_and_leaves_nothing(seed_copy: Path, tmp_path: Path, embedder,
                                                        limit: int, stage: str) -> None:
     """RLIMIT_FSIZE makes writes past `limit` bytes fail with EFBIG, as on a full disk."""
     before = published(seed_copy)
-    records = new_records(tmp_path, 60, "disk")
+    records = new_records(tmp_path, 200, "disk")
 
     def small_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -161,7 +161,7 @@ def test_full_disk_publishes_nothing_and_leaves_nothing(seed_copy: Path, tmp_pat
     assert stage in err  # the write failed where intended: in SQLite, or in the vector files after it
     assert published(seed_copy) == before and unfinished(seed_copy) == []
     assert open_index(seed_copy).stats()["documents"] == 10
-    assert ingest(seed_copy, [records], MODEL, progress=False).added == 60  # the next run succeeds
+    assert ingest(seed_copy, [records], MODEL, progress=False).added == 200  # the next run succeeds
     assert unfinished(seed_copy) == [] and check_index(seed_copy).ok
 
 

@@ -70,21 +70,22 @@ class Archive:
 
     def search(self, query: str, k: int = 10, date_from: str | PartialDate | None = None,
                date_to: str | PartialDate | None = None, person: str | list[str] | None = None,
-               mode: str = "hybrid", interpret: bool = True, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+               mode: str = "hybrid", interpret: bool = True, skip: frozenset[str] = frozenset(),
+               place: str | list[str] | None = None, region: str | list[str] | None = None) -> dict[str, Any]:
         """Rank documents for a question; dates accept any form `parse_date` reads.
 
         `interpret` reads a period and people from the question ("in July 1951", "what did Stalin say");
-        explicit dates always win over the question's period. `skip` leaves pipeline stages out
-        ("feedback", "people"), for ablations.
+        explicit dates always win over the question's period, and explicit regions over the question's.
+        `place` and `region` keep documents at any of the places / in any of the regions given. `skip` leaves
+        pipeline stages out ("feedback", "people"), for ablations.
         """
         if not query or not query.strip():
             raise ValueError("query: must not be empty")
         if mode not in MODES:
             raise ValueError(f"mode: must be one of {', '.join(MODES)}")
-        people = [person] if isinstance(person, str) else list(person or [])
         request = SearchRequest(query=query.strip(), k=k, date_from=_date(date_from), date_to=_date(date_to),
-                                people=[p for p in people if p.strip()], mode=mode, interpret=interpret,
-                                skip=frozenset(skip))
+                                people=_listed(person), places=_listed(place), regions=_listed(region),
+                                mode=mode, interpret=interpret, skip=frozenset(skip))
         return search(self.store, self.embedder, request)
 
     def ask(self, question: str, history: list[dict[str, Any]] | None = None, **filters: Any) -> dict[str, Any]:
@@ -110,6 +111,12 @@ class Archive:
 def open_index(index_dir: str | Path | None = None, model: str | None = None, device: str | None = None) -> Archive:
     """Open an index directory for searching (default: the ARCHIVE_QA_INDEX setting)."""
     return Archive(index_dir or settings.get("index_dir"), model, device)
+
+
+def _listed(value: str | list[str] | None) -> list[str]:
+    """One name or several, blanks dropped."""
+    values = [value] if isinstance(value, str) else list(value or [])
+    return [v.strip() for v in values if v and v.strip()]
 
 
 def _date(value: str | PartialDate | None) -> PartialDate | None:

@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", help="earliest date, e.g. 1951 or 1951-07 or 'July 1951'")
     p.add_argument("--to", dest="date_to", help="latest date")
     p.add_argument("--person", action="append", default=[], help="only documents naming this person")
+    p.add_argument("--place", action="append", default=[], help="only documents at or about this place")
+    p.add_argument("--region", action="append", default=[], help="only documents in this region, e.g. 'East Asia'")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
     p.add_argument("--no-interpret", dest="interpret", action="store_false",
@@ -79,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="date_from", help="earliest date, e.g. 1951 or 1951-07 or 'July 1951'")
     p.add_argument("--to", dest="date_to", help="latest date")
     p.add_argument("--person", action="append", default=[], help="only documents by, to or about this person")
-    p.add_argument("--place", action="append", default=[], help="only documents at this place")
+    p.add_argument("--place", action="append", default=[], help="only documents at or about this place")
+    p.add_argument("--region", action="append", default=[], help="only documents in this region, e.g. 'East Asia'")
     p.add_argument("--sort", default="relevance", choices=["relevance", "date"], help="order of the documents")
     p.add_argument("--no-interpret", dest="interpret", action="store_false",
                    help="do not read dates and people from the question")
@@ -174,8 +177,8 @@ def _search(args: argparse.Namespace) -> int:
     if not 1 <= args.k <= 100:
         raise ValueError("-k: must be between 1 and 100")
     response = open_index(args.index).search(args.query, k=args.k, date_from=args.date_from,
-                                             date_to=args.date_to, person=args.person, mode=args.mode,
-                                             interpret=args.interpret)
+                                             date_to=args.date_to, person=args.person, place=args.place,
+                                             region=args.region, mode=args.mode, interpret=args.interpret)
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
         return 0
@@ -221,8 +224,8 @@ def _ask(args: argparse.Namespace) -> int:
     from .archive import open_index
 
     response = open_index(args.index).ask(args.question, date_from=args.date_from, date_to=args.date_to,
-                                          person=args.person, place=args.place, sort=args.sort,
-                                          interpret=args.interpret)
+                                          person=args.person, place=args.place, region=args.region,
+                                          sort=args.sort, interpret=args.interpret)
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
         return 0
@@ -246,7 +249,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
-        for key in ("id", "date_display", "title", "summary", "people", "places", "source", "url"):
+        for key in ("id", "date_display", "title", "summary", "people", "places", "regions", "source", "url"):
             if data.get(key):
                 print(f"{key}: {data[key]}")
         if data.get("text"):

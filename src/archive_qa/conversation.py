@@ -108,43 +108,46 @@ def _dates(turn: dict[str, Any]) -> list[PartialDate]:
 
 def ask(archive: Any, question: str, history: list[dict[str, Any]] | None = None, *, k: int = 10,
         date_from: str | None = None, date_to: str | None = None, person: str | list[str] | None = None,
-        place: str | list[str] | None = None, sort: str = "relevance", interpret: bool = True,
-        generate: bool | None = None) -> dict[str, Any]:
+        place: str | list[str] | None = None, region: str | list[str] | None = None, sort: str = "relevance",
+        interpret: bool = True, generate: bool | None = None) -> dict[str, Any]:
     """One turn: read the question against the thread, search, answer from the documents found.
 
     Args:
         archive: an `Archive`.
-        person, place: keep documents by, to or about these people / at these places (the page's facets).
+        person, place, region: keep documents by, to or about these people / at or about any of these places /
+            in any of these regions (the page's facets); places and regions filter inside the search.
         sort: "relevance" or "date": the order of the returned documents (date also orders the answer).
         generate: use the chat endpoint (default: when ARCHIVE_QA_LLM_URL is set); falls back to extractive.
     """
     from . import answer as extractive
     from . import llm
-    from .facets import people_of, places_of
+    from .facets import people_of
 
     if sort not in ("relevance", "date"):
         raise ValueError("sort: must be 'relevance' or 'date'")
     reading = read(question, history)
     people = _listed(person)
     places = _listed(place)
+    regions = _listed(region)
     query = reading.query
     missing = [p for p in people if p.lower() not in query.lower()]
     if missing:  # names in the query let the search's people reading find their documents
         query = f"{query} ({', '.join(missing)})"
-    options: dict[str, Any] = {"k": 100 if people or places else k, "date_from": date_from or reading.date_from,
+    options: dict[str, Any] = {"k": 100 if people else k, "date_from": date_from or reading.date_from,
                                "date_to": date_to or reading.date_to}
-    if "interpret" in inspect.signature(archive.search).parameters:
+    accepted = inspect.signature(archive.search).parameters
+    if "interpret" in accepted:
         options["interpret"] = interpret
+    if places or regions:
+        options.update(place=places, region=regions)
     response = archive.search(query, **options)
     lookup = archive.store.documents
-    if people or places:
+    if people:
         store = archive.store
         found = lookup([r["id"] for r in response["results"]])
-        wanted_people, wanted_places = set(people), {p.lower() for p in places}
-        response["results"] = [
-            r for r in response["results"]
-            if (not people or wanted_people <= people_of(found[r["id"]], store))
-            and (not places or wanted_places & {p.lower() for p in places_of(r)})][:k]
+        wanted_people = set(people)
+        response["results"] = [r for r in response["results"]
+                               if wanted_people <= people_of(found[r["id"]], store)][:k]
         if not response["results"]:
             response["answerable"] = False
     result: dict[str, Any] | None = None
@@ -171,7 +174,7 @@ def ask(archive: Any, question: str, history: list[dict[str, Any]] | None = None
         interpreted["follow_up"] = reading.interpreted()
     return {"question": question, "query": query, **result, "interpreted": interpreted,
             "filters": {"date_from": options["date_from"], "date_to": options["date_to"], "person": people,
-                        "place": places, "sort": sort, "interpret": interpret}}
+                        "place": places, "region": regions, "sort": sort, "interpret": interpret}}
 
 
 def _listed(value: str | list[str] | None) -> list[str]:

@@ -10,7 +10,7 @@ from .dates import PartialDate
 
 KNOWN_FIELDS = (
     "id", "summary", "text", "title", "date", "date_raw", "date_inferred",
-    "people", "places", "source", "url",
+    "people", "places", "regions", "source", "url",
 )
 
 
@@ -27,6 +27,9 @@ class Document:
     date_inferred: PartialDate | None = None  # placement for undated items only; never displayed as the date
     people: list[str] = field(default_factory=list)
     places: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    places_from: str | None = None  # "record" (given) or "read" (from the text at ingest); None: not yet
+    regions_from: str | None = None
     source: str | None = None
     url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # unknown input fields, returned as metadata
@@ -76,6 +79,9 @@ class Document:
             "summary": self.summary,
             "people": self.people,
             "places": self.places,
+            "places_from": self.places_from,
+            "regions": self.regions,
+            "regions_from": self.regions_from,
             "source": self.source,
             "url": self.url,
             "metadata": self.extra,

@@ -1,10 +1,11 @@
-"""Facets of a collection for the page's filters: people (with life dates), places, date span, with counts."""
+"""Facets for the page's filters and /api/facets: people (with life dates), places, regions, years, with counts."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,18 @@ class Facets:
     first_date: str | None
     last_date: str | None
     documents: int
+    regions: list[Facet] = ()  # type: ignore[assignment]
+    years: list[Facet] = ()  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of /api/facets."""
+        def listed(facets: list[Facet]) -> list[dict[str, Any]]:
+            return [{"value": f.value, "count": f.count, **({"born": f.born, "died": f.died} if f.born or f.died
+                                                               else {})} for f in facets]
+
+        return {"documents": self.documents, "first_date": self.first_date, "last_date": self.last_date,
+                "years": listed(self.years), "regions": listed(self.regions), "people": listed(self.people),
+                "places": listed(self.places)}
 
 
 def places_of(doc: Document | dict[str, Any]) -> list[str]:
@@ -106,21 +119,40 @@ def warm(store: Any) -> threading.Thread:
     return thread
 
 
-def _compute(store: Any, key: str) -> Facets:
-    """Count people and places over every document of a generation."""
+def count(store: Any, documents: Iterable[Document]) -> Facets:
+    """People, places, regions and years counted over some documents (a question's results, or all)."""
     people: Counter[str] = Counter()
     places: Counter[str] = Counter()
-    for _, doc, _ in store.database.iter_documents():
+    regions: Counter[str] = Counter()
+    years: Counter[str] = Counter()
+    total = 0
+    for doc in documents:
+        total += 1
         people.update(listed_people(doc, store))
         places.update(places_of(doc))
+        regions.update(doc.regions)
+        placement = doc.placement
+        if placement and placement.start:
+            years[str(placement.start.year)] += 1
     life = _life_dates(store)
-    first, last = store.database.date_span()
-    facets = Facets(
-        people=[Facet(name, count, *life.get(name, (None, None))) for name, count in people.most_common(LIMIT)],
-        places=[Facet(name, count) for name, count in places.most_common(LIMIT)],
-        first_date=first, last_date=last, documents=store.count(),
+    dates = sorted(years)
+    return Facets(
+        people=[Facet(name, n, *life.get(name, (None, None))) for name, n in people.most_common(LIMIT)],
+        places=[Facet(name, n) for name, n in places.most_common(LIMIT)],
+        first_date=dates[0] if dates else None, last_date=dates[-1] if dates else None, documents=total,
+        regions=[Facet(name, n) for name, n in regions.most_common()],
+        years=[Facet(year, years[year]) for year in dates],
     )
-    log.info("facets: %d people, %d places", len(facets.people), len(facets.places))
+
+
+def _compute(store: Any, key: str) -> Facets:
+    """Count people, places, regions and years over every document of a generation."""
+    counted = count(store, (doc for _, doc, _ in store.database.iter_documents()))
+    first, last = store.database.date_span()
+    facets = Facets(people=counted.people, places=counted.places, first_date=first, last_date=last,
+                    documents=counted.documents, regions=counted.regions, years=counted.years)
+    log.info("facets: %d people, %d places, %d regions", len(facets.people), len(facets.places),
+             len(facets.regions))
     with _LOCK:
         _CACHE[key] = facets
         while len(_CACHE) > CACHED_GENERATIONS:

@@ -25,7 +25,7 @@ CITY_POPULATION = 300_000
 REGIONS = ("East Asia", "Southeast Asia", "South Asia", "Eastern Europe", "Western Europe", "Middle East",
            "Africa", "North America", "Latin America", "Oceania", "International")
 _BY_CODE = {
-    "East Asia": "CN JP KR KP MN TW HK MO",
+    "East Asia": "CN JP KR KP KO MN TW HK MO",
     "Southeast Asia": "VN LA KH TH MM MY SG ID PH BN TL IC",
     "South Asia": "IN PK BD LK NP BT MV AF",
     "Middle East": "TR IR IQ SY LB IL JO SA YE OM AE KW QA BH EG PS CY",
@@ -43,7 +43,7 @@ PERIOD_COUNTRIES = {
     "Soviet Union": "SU", "USSR": "SU", "U.S.S.R.": "SU", "Russia": "SU", "Yugoslavia": "YU",
     "Czechoslovakia": "CS", "East Germany": "DD", "GDR": "DD", "German Democratic Republic": "DD",
     "West Germany": "DE", "FRG": "DE", "Federal Republic of Germany": "DE", "Germany": "DE",
-    "Korea": "KR", "North Korea": "KP", "South Korea": "KR", "DPRK": "KP", "ROK": "KR", "Formosa": "TW",
+    "Korea": "KO", "North Korea": "KP", "South Korea": "KR", "DPRK": "KP", "ROK": "KR", "Formosa": "TW",
     "Taiwan": "TW", "Indochina": "IC", "Indo-China": "IC", "Siam": "TH", "Ceylon": "LK", "Burma": "MM",
     "Persia": "IR", "Manchuria": "CN", "Tibet": "CN", "Outer Mongolia": "MN", "Inner Mongolia": "CN",
     "Sinkiang": "CN", "Xinjiang": "CN", "Tonkin": "VN", "Annam": "VN", "Cochinchina": "VN", "Malaya": "MY",
@@ -51,7 +51,7 @@ PERIOD_COUNTRIES = {
     "Great Britain": "GB", "England": "GB", "Scotland": "GB", "Wales": "GB", "Holland": "NL",
     "Congo": "CD", "Rhodesia": "ZW", "Gold Coast": "GH", "Abyssinia": "ET", "Zaire": "CD",
     "United Arab Republic": "EG", "Palestine": "PS", "Transjordan": "JO", "Kashmir": "IN", "Vietnam": "VN",
-    "Laos": "LA", "Cambodia": "KH", "Iran": "IR", "Syria": "SY", "Cuba": "CU", "Berlin": "DD",
+    "Laos": "LA", "Cambodia": "KH", "Iran": "IR", "Syria": "SY", "Cuba": "CU",
     "United Nations": "UN", "U.N.": "UN", "UN": "UN", "Security Council": "UN", "General Assembly": "UN",
 }
 PERIOD_CITIES = {
@@ -68,7 +68,18 @@ PERIOD_CITIES = {
     "Ulan Bator": "MN", "Ulaanbaatar": "MN", "Vientiane": "LA", "Phnom Penh": "KH", "New Delhi": "IN",
     "Delhi": "IN", "Karachi": "PK", "Cairo": "EG", "Baghdad": "IQ", "Tehran": "IR", "Ankara": "TR",
     "Athens": "GR", "Rome": "IT", "Vienna": "AT", "Taipei": "TW", "Manila": "PH", "Djakarta": "ID",
-    "Jakarta": "ID", "New York": "US", "East Berlin": "DD", "West Berlin": "DE",
+    "Jakarta": "ID", "New York": "US", "Berlin": "DD", "East Berlin": "DD", "West Berlin": "DE",
+}
+# Other names of one place, to the name the facets show ("U.S.S.R." and "Russia" -> "Soviet Union").
+ALIASES = {
+    "USSR": "Soviet Union", "U.S.S.R.": "Soviet Union", "Russia": "Soviet Union", "Peking": "Beijing",
+    "Peiping": "Beijing", "Formosa": "Taiwan", "Indo-China": "Indochina", "U.S.": "United States",
+    "USA": "United States", "America": "United States", "U.N.": "United Nations", "UN": "United Nations",
+    "Security Council": "United Nations", "General Assembly": "United Nations", "Britain": "United Kingdom",
+    "Great Britain": "United Kingdom", "England": "United Kingdom", "GDR": "East Germany",
+    "German Democratic Republic": "East Germany", "FRG": "West Germany",
+    "Federal Republic of Germany": "West Germany", "DPRK": "North Korea", "ROK": "South Korea",
+    "Djakarta": "Jakarta", "Ulaanbaatar": "Ulan Bator", "Holland": "Netherlands",
 }
 # Region names a document or question may use for a whole region.
 REGION_NAMES = {
@@ -101,7 +112,8 @@ DEMONYMS = {
     "Syrian": "SY", "Taiwanese": "TW", "Thai": "TH", "Tibetan": "CN", "Tunisian": "TN", "Turkish": "TR",
     "Ukrainian": "UA", "Uruguayan": "UY", "Venezuelan": "VE", "Vietnamese": "VN", "Welsh": "GB",
     "Yemeni": "YE", "Yugoslav": "YU", "Yugoslavian": "YU", "Uzbek": "UZ", "Sino": "CN", "Anglo": "GB",
-    "Franco": "FR", "Soviet-bloc": "SU",
+    "Franco": "FR", "Soviet-bloc": "SU", "East German": "DD", "West German": "DE", "North Korean": "KP",
+    "South Korean": "KR", "North Vietnamese": "VN", "South Vietnamese": "VN",
 }
 # Words that qualify a nationality without being one; kept out of people's names like the nationalities.
 NATION_WORDS = "Arab Arabian Asian Balkan European Latin Nordic Scandinavian Western Eastern Communist " \

@@ -11,6 +11,7 @@ import numpy as np
 
 from .documents import Document
 from .embedding import get_embedder
+from .places import locate
 from .records import CollectionError, RecordError, read_collection
 from .store import IndexMismatchError, IndexMissingError, Store
 from .store.layout import writer_lock
@@ -102,7 +103,7 @@ def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_si
         path = latest_database(index_dir)  # falls back to the newest generation when CURRENT is damaged
         try:
             database = Database(path)
-            documents = [doc for _, doc, _ in database.iter_documents()]
+            documents = [locate(doc) for _, doc, _ in database.iter_documents()]
             database.close()
         except (sqlite3.Error, ValueError) as error:
             raise IndexCorruptError(f"{path} is damaged ({error}), so reindex cannot rebuild from it; delete "
@@ -142,7 +143,7 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
             else:
                 report.added += 1
             merged[doc.id] = doc
-        documents = list(merged.values())
+        documents = [locate(doc) for doc in merged.values()]  # places and regions, once per document
         vectors = _vectors_for(documents, old, old_keys, model, device, batch_size, progress, report)
         if not documents:
             raise IndexMismatchError("removing these ids would leave the index empty; delete the index directory instead")

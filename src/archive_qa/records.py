@@ -81,6 +81,7 @@ def record_to_document(raw: Any, location: str) -> Document | RecordError:
             date_inferred=None if date else inferred,
             people=_names(record, "people"),
             places=_names(record, "places"),
+            regions=_names(record, "regions"),
             source=strings["source"],
             url=strings["url"],
             extra={k: v for k, v in record.items() if k not in KNOWN_FIELDS},

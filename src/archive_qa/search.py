@@ -31,6 +31,8 @@ class SearchRequest:
     date_from: PartialDate | None = None
     date_to: PartialDate | None = None
     people: list[str] = field(default_factory=list)
+    places: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
     mode: str = "hybrid"
     interpret: bool = True
     skip: frozenset[str] = frozenset()
@@ -43,7 +45,7 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
     overlap = request.mode in ("hybrid", "lexical")
     c = pipeline.Candidates(store, pipeline.Request(request.query, request.k, request.date_from, request.date_to,
                                                     request.people, request.mode, request.interpret,
-                                                    frozenset(request.skip)))
+                                                    frozenset(request.skip), request.places, request.regions))
     if overlap:
         c.pending_vector = embedder.encode_query_soon(request.query)
     else:
@@ -61,8 +63,9 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
         "query": request.query,
         "mode": request.mode,
         "filters": {"date_from": c.date_from if not c.period_applied else None,
-                    "date_to": c.date_to if not c.period_applied else None, "people": request.people},
-        "interpreted": _interpreted(c.reading, c.period_applied, c.date_from, c.date_to, c.browse),
+                    "date_to": c.date_to if not c.period_applied else None, "people": request.people,
+                    "places": request.places, "regions": request.regions},
+        "interpreted": _interpreted(c.reading, c.period_applied, c.date_from, c.date_to, c.browse, c.read_regions),
         "answerable": verdict.answerable,
         "confidence": verdict.confidence,
         "coverage": verdict.coverage,
@@ -72,13 +75,14 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
 
 
 def _interpreted(reading: Reading | None, period_applied: bool, date_from: str | None,
-                 date_to: str | None, browse: bool) -> dict[str, Any]:
+                 date_to: str | None, browse: bool, regions: list[str]) -> dict[str, Any]:
     """How the question was read, and whether that reading shaped the results."""
     if reading is None:
         return {"date_from": None, "date_to": None, "date_phrase": None, "loose": False, "people": [],
-                "author": None, "applied": False, "browse": False}
-    described = reading.describe(applied=bool(period_applied or reading.people or reading.author))
+                "author": None, "applied": False, "browse": False, "regions": []}
+    described = reading.describe(applied=bool(period_applied or reading.people or reading.author or regions))
     described["browse"] = browse
+    described["regions"] = regions
     if not period_applied and reading.period:
         described["date_overridden_by"] = {"date_from": date_from, "date_to": date_to}
     return described

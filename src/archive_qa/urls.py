@@ -9,7 +9,7 @@ HOME = "/"
 ASK_API = "/api/ask"
 SEARCH_API = "/api/search"
 STATIC = "/static"
-FILTER_KEYS = ("date_from", "date_to", "person", "place", "sort")
+FILTER_KEYS = ("date_from", "date_to", "person", "place", "region", "sort")
 
 
 def document_page(doc_id: str) -> str:

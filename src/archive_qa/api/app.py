@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 
 from .. import __version__, memory, settings
 from ..archive import Archive, open_index
-from . import ask, limits, pages, search
+from . import ask, facets, limits, pages, search
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     limits.install(app)
     app.include_router(search.router)
     app.include_router(ask.router)
+    app.include_router(facets.router)
     pages.install(app)
 
     @app.get("/healthz", tags=["health"])

@@ -36,7 +36,8 @@ class AskFilters(BaseModel):
     date_from: str | None = Field(None, description="earliest date (ISO, partial ISO or e.g. 'July 1951')")
     date_to: str | None = Field(None, description="latest date")
     person: list[str] = Field(default_factory=list, description="documents by, to or about these people")
-    place: list[str] = Field(default_factory=list, description="documents at these places")
+    place: list[str] = Field(default_factory=list, description="documents at or about any of these places")
+    region: list[str] = Field(default_factory=list, description="documents in any of these regions")
     sort: str = Field("relevance", pattern="^(relevance|date)$")
     interpret: bool = Field(True, description="read dates and people from the question")
     k: int = Field(10, ge=1, le=50, description="documents returned")
@@ -46,12 +47,12 @@ class AskFilters(BaseModel):
     def _date(cls, value: str | None) -> str | None:
         return check_date(value)
 
-    @field_validator("person", "place", mode="before")
+    @field_validator("person", "place", "region", mode="before")
     @classmethod
     def _listed(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("person", "place")
+    @field_validator("person", "place", "region")
     @classmethod
     def _bounded(cls, value: list[str]) -> list[str]:
         return check_people(value)
@@ -76,7 +77,8 @@ def run_ask(request: Request, body: AskBody) -> dict[str, Any]:
     try:
         return request.app.state.archive.ask(
             body.question, [turn.model_dump() for turn in body.history], k=filters.k, date_from=filters.date_from,
-            date_to=filters.date_to, person=filters.person, place=filters.place, sort=filters.sort,
+            date_to=filters.date_to, person=filters.person, place=filters.place, region=filters.region,
+            sort=filters.sort,
             interpret=filters.interpret)
     except ValueError as error:  # messages start with the parameter's name, e.g. "query: must not be empty"
         raise bad_parameter("body", "question", str(error)) from None

@@ -96,6 +96,8 @@ def interpretation(response: dict[str, Any]) -> list[str]:
     others = [p for p in seen.get("people") or [] if p != seen.get("author")]
     if others:
         phrases.append("about " + ", ".join(others))
+    if seen.get("regions"):
+        phrases.append("in " + ", ".join(seen["regions"]))
     if (seen.get("date_from") or seen.get("date_to")) and not seen.get("date_overridden_by"):
         phrases.append(f"dated {seen.get('date_from') or '…'} to {seen.get('date_to') or '…'}"
                        + (f" (“{seen['date_phrase']}”)" if seen.get("date_phrase") else ""))
@@ -103,12 +105,13 @@ def interpretation(response: dict[str, Any]) -> list[str]:
 
 
 def _form(q: str | None, h: list[str], date_from: str | None, date_to: str | None, person: list[str],
-          place: list[str], sort: str, interpret: str) -> tuple[dict[str, Any], list[str]]:
+          place: list[str], region: list[str], sort: str, interpret: str) -> tuple[dict[str, Any], list[str]]:
     """The page's query string, checked; errors name the field."""
     errors = []
     values: dict[str, Any] = {"q": (q or "").strip(), "h": [x.strip() for x in h if x.strip()][-MAX_PAGE_TURNS:],
                               "date_from": (date_from or "").strip(), "date_to": (date_to or "").strip(),
                               "person": [p for p in person if p.strip()], "place": [p for p in place if p.strip()],
+                              "region": [r for r in region if r.strip()],
                               "sort": sort if sort in ("relevance", "date") else "relevance",
                               "interpret": interpret not in ("0", "false", "no", "off")}
     for name in ("date_from", "date_to"):
@@ -135,13 +138,14 @@ def chat(
     date_to: str | None = None,
     person: Annotated[list[str], Query()] = [],  # noqa: B006
     place: Annotated[list[str], Query()] = [],  # noqa: B006
+    region: Annotated[list[str], Query()] = [],  # noqa: B006
     sort: str = "relevance",
     interpret: str = "1",
 ) -> HTMLResponse:
     """The chat page; with `q` it answers the question (and re-asks the earlier ones of the thread in `h`)."""
     archive = request.app.state.archive
-    form, errors = _form(q, h, date_from, date_to, person, place, sort, interpret)
-    filters = {k: form[k] for k in ("date_from", "date_to", "person", "place", "sort")}
+    form, errors = _form(q, h, date_from, date_to, person, place, region, sort, interpret)
+    filters = {k: form[k] for k in ("date_from", "date_to", "person", "place", "region", "sort")}
     turns: list[dict[str, Any]] = []
     if form["q"]:
         history: list[dict[str, Any]] = []

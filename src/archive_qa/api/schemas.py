@@ -18,6 +18,8 @@ class SearchBody(BaseModel):
     date_from: str | None = Field(None, description="earliest date (ISO, partial ISO or e.g. 'July 1951')")
     date_to: str | None = Field(None, description="latest date")
     person: list[str] = Field(default_factory=list, description="only documents naming these people")
+    place: list[str] = Field(default_factory=list, description="only documents at or about one of these places")
+    region: list[str] = Field(default_factory=list, description="only documents in one of these regions")
     mode: str = Field("hybrid", pattern="^(hybrid|dense|lexical)$")
     interpret: bool = Field(True, description="read dates and people from the question (explicit dates win)")
 
@@ -31,12 +33,12 @@ class SearchBody(BaseModel):
     def _date(cls, value: str | None) -> str | None:
         return check_date(value)
 
-    @field_validator("person", mode="before")
+    @field_validator("person", "place", "region", mode="before")
     @classmethod
     def _person(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @field_validator("person")
+    @field_validator("person", "place", "region")
     @classmethod
     def _people(cls, value: list[str]) -> list[str]:
         return check_people(value)

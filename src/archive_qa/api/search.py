@@ -21,7 +21,8 @@ def archive_of(request: Request) -> Archive:
 def run_search(archive: Archive, body: SearchBody) -> dict[str, Any]:
     """One search, shared by GET and POST."""
     return archive.search(body.q, k=body.k, date_from=body.date_from, date_to=body.date_to,
-                          person=body.person, mode=body.mode, interpret=body.interpret)
+                          person=body.person, place=body.place, region=body.region, mode=body.mode,
+                          interpret=body.interpret)
 
 
 @router.get("/search")
@@ -32,6 +33,8 @@ def search_get(
     date_from: Annotated[str | None, Query(description="earliest date")] = None,
     date_to: Annotated[str | None, Query(description="latest date")] = None,
     person: Annotated[list[str], Query(description="only documents naming this person")] = [],  # noqa: B006
+    place: Annotated[list[str], Query(description="only documents at or about this place")] = [],  # noqa: B006
+    region: Annotated[list[str], Query(description="only documents in this region")] = [],  # noqa: B006
     mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
     interpret: Annotated[bool, Query(description="read dates and people from the question")] = True,
 ) -> dict[str, Any]:
@@ -45,12 +48,13 @@ def search_get(
             check_date(value)
         except ValueError as error:
             raise bad_parameter("query", name, str(error)) from None
-    try:
-        check_people(person)
-    except ValueError as error:
-        raise bad_parameter("query", "person", str(error)) from None
-    body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, mode=mode,
-                                      interpret=interpret)
+    for name, values in (("person", person), ("place", place), ("region", region)):
+        try:
+            check_people(values)
+        except ValueError as error:
+            raise bad_parameter("query", name, str(error)) from None
+    body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, place=place,
+                                      region=region, mode=mode, interpret=interpret)
     return run_search(archive_of(request), body)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..dates import PartialDate
 from ..documents import Document
+from ..places import question_regions
 from ..store.database import filter_sql, person_key
 from . import abstention, duplicates, fusion, lexical
 from .people import PeopleIndex, index_for, tokens
@@ -46,6 +47,8 @@ class Request:
     mode: str
     interpret: bool
     skip: frozenset[str] = frozenset()
+    places: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Candidates:
     date_from: str | None = None
     date_to: str | None = None
     period_applied: bool = False
+    read_regions: list[str] = field(default_factory=list)  # regions the question names, applied as a filter
     clauses: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
     allowed: np.ndarray | None = None  # rows inside the filters, None when unfiltered
@@ -101,10 +105,18 @@ def read(c: Candidates) -> None:
     c.reading = read_question(request.query, c.people_index) if request.interpret else None
     c.date_from, c.date_to, c.period_applied = _bounds(request, c.reading)
     keys = [person_key(p) for p in request.people if person_key(p)]
-    c.clauses, c.params = filter_sql(c.date_from, c.date_to, keys)
-    if c.clauses:
-        c.allowed = np.array(c.store.database.filter_rows(c.date_from, c.date_to, keys), dtype=np.int64)
+    regions = list(request.regions)
     c.topic = c.reading.topic if c.reading and c.period_applied else request.query
+    if c.reading and not regions and c.store.database.has_regions:
+        named = question_regions(c.topic)  # "about East Asia": a filter, its words out of the topic
+        c.read_regions = list(dict.fromkeys(region for region, _, _ in named))
+        regions = c.read_regions
+        for _, start, end in reversed(named):
+            c.topic = c.topic[:start] + " " + c.topic[end:]
+    c.clauses, c.params = filter_sql(c.date_from, c.date_to, keys, request.places, regions)
+    if c.clauses:
+        c.allowed = np.array(c.store.database.filter_rows(c.date_from, c.date_to, keys, request.places, regions),
+                             dtype=np.int64)
     words = lexical.terms(c.topic)
     if c.reading and c.reading.people:
         named = {word for start, end in c.reading.spans for word in lexical.terms(request.query[start:end])}

@@ -21,11 +21,15 @@ CREATE TABLE documents (
     title TEXT, summary TEXT, text TEXT,
     people TEXT NOT NULL, places TEXT NOT NULL,  -- JSON lists
     source TEXT, url TEXT, extra TEXT NOT NULL,  -- extra: JSON object of unknown fields
-    embed_key TEXT NOT NULL
+    embed_key TEXT NOT NULL,
+    regions TEXT NOT NULL DEFAULT '[]',         -- JSON list
+    places_from TEXT, regions_from TEXT         -- "record" or "read"
 );
 CREATE INDEX documents_placement ON documents(placement_start, placement_end);
 CREATE TABLE people (row INTEGER NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL);
 CREATE INDEX people_key ON people(key, row);
+CREATE TABLE places (row INTEGER NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, key TEXT NOT NULL);
+CREATE INDEX places_key ON places(kind, key, row);
 CREATE VIRTUAL TABLE fts USING fts5(
     title, summary, text, people, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
@@ -36,7 +40,8 @@ CREATE VIRTUAL TABLE fts_head USING fts5(
 );
 """
 COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, "
-           "extra, embed_key")
+           "extra, embed_key, regions, places_from, regions_from")
+OLD_COLUMNS = COLUMNS.replace("regions, places_from, regions_from", "'[]', NULL, NULL")  # before regions
 
 
 def person_key(name: str) -> str:
@@ -54,14 +59,19 @@ def create(path: Path, documents: Iterable[Document]) -> int:
             for row, doc in enumerate(documents):
                 placement = doc.placement
                 connection.execute(
-                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (row, doc.id, doc.date.iso if doc.date else None, doc.date_raw,
                      doc.date_inferred.iso if doc.date_inferred else None,
                      placement.start.isoformat() if placement else None,
                      placement.end.isoformat() if placement else None,
                      doc.title, doc.summary, doc.text, json.dumps(doc.people), json.dumps(doc.places),
-                     doc.source, doc.url, json.dumps(doc.extra, ensure_ascii=False), doc.embedding_key()),
+                     doc.source, doc.url, json.dumps(doc.extra, ensure_ascii=False), doc.embedding_key(),
+                     json.dumps(doc.regions), doc.places_from, doc.regions_from),
                 )
+                connection.executemany(
+                    "INSERT INTO places VALUES (?,?,?,?)",
+                    [(row, "place", name, person_key(name)) for name in doc.places]
+                    + [(row, "region", name, person_key(name)) for name in doc.regions])
                 connection.executemany(
                     "INSERT INTO people VALUES (?,?,?)", [(row, name, person_key(name)) for name in doc.people]
                 )
@@ -89,6 +99,9 @@ class Database:
         self.path = path
         self._local = threading.local()
         self.connection.execute("SELECT count(*) FROM documents").fetchone()
+        columns = {name for _, name, *_ in self.connection.execute("PRAGMA table_info(documents)")}
+        self.has_regions = "regions" in columns  # generations written before regions have neither column
+        self._columns = COLUMNS if self.has_regions else OLD_COLUMNS
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -119,20 +132,22 @@ class Database:
         """(row, Document) for the documents whose `column` ("id" or "row") is among `values`."""
         for chunk in _chunks(values, 500):
             marks = ",".join("?" * len(chunk))
-            for record in self.connection.execute(f"SELECT {COLUMNS} FROM documents WHERE {column} IN ({marks})",
-                                                  chunk):
+            for record in self.connection.execute(
+                    f"SELECT {self._columns} FROM documents WHERE {column} IN ({marks})", chunk):
                 yield record[0], _document(record)
 
     def iter_documents(self) -> Iterator[tuple[int, Document, str]]:
         """(row, Document, embed_key) for every document in row order."""
-        cursor = self.connection.execute(f"SELECT {COLUMNS} FROM documents ORDER BY row")
+        cursor = self.connection.execute(f"SELECT {self._columns} FROM documents ORDER BY row")
         for record in cursor:
             yield record[0], _document(record), record[13]
 
     def filter_rows(self, date_from: str | None = None, date_to: str | None = None,
-                    people_keys: list[str] | None = None) -> list[int]:
-        """Rows whose placement overlaps [date_from, date_to] and who name every person given."""
-        clauses, params = filter_sql(date_from, date_to, people_keys)
+                    people_keys: list[str] | None = None, places: list[str] | None = None,
+                    regions: list[str] | None = None) -> list[int]:
+        """Rows whose placement overlaps [date_from, date_to], naming every person given, at any place and
+        in any region given."""
+        clauses, params = filter_sql(date_from, date_to, people_keys, places, regions)
         sql = "SELECT row FROM documents d" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return [r for (r,) in self.connection.execute(sql, params)]
 
@@ -197,9 +212,9 @@ class Database:
             self._local.connection = None
 
 
-def filter_sql(date_from: str | None, date_to: str | None,
-               people_keys: list[str] | None) -> tuple[list[str], list[Any]]:
-    """WHERE clauses over documents aliased `d` for a date range and people."""
+def filter_sql(date_from: str | None, date_to: str | None, people_keys: list[str] | None,
+               places: list[str] | None = None, regions: list[str] | None = None) -> tuple[list[str], list[Any]]:
+    """WHERE clauses over documents aliased `d`: a date range, every person given, any place, any region."""
     clauses: list[str] = []
     params: list[Any] = []
     if date_from:
@@ -211,6 +226,12 @@ def filter_sql(date_from: str | None, date_to: str | None,
     for key in people_keys or []:
         clauses.append("d.row IN (SELECT row FROM people WHERE key = ? OR key LIKE ? OR key LIKE ?)")
         params += [key, f"{key} %", f"% {key}%"]
+    for kind, values in (("place", places), ("region", regions)):
+        keys = [person_key(value) for value in values or [] if person_key(value)]
+        if keys:
+            clauses.append(f"d.row IN (SELECT row FROM places WHERE kind = '{kind}' AND key IN "
+                           f"({','.join('?' * len(keys))}))")
+            params += keys
     return clauses, params
 
 
@@ -246,12 +267,14 @@ class RankedDocuments(Mapping[int, Document]):
 
 def _document(record: tuple[Any, ...]) -> Document:
     """A Document from a documents row."""
-    (_, doc_id, date, date_raw, inferred, title, summary, text, people, places, source, url, extra, _) = record
+    (_, doc_id, date, date_raw, inferred, title, summary, text, people, places, source, url, extra, _,
+     regions, places_from, regions_from) = record
     return Document(
         id=doc_id, summary=summary, title=title, text=text,
         date=PartialDate.from_iso(date) if date else None, date_raw=date_raw,
         date_inferred=PartialDate.from_iso(inferred) if inferred else None,
-        people=json.loads(people), places=json.loads(places), source=source, url=url, extra=json.loads(extra),
+        people=json.loads(people), places=json.loads(places), regions=json.loads(regions),
+        places_from=places_from, regions_from=regions_from, source=source, url=url, extra=json.loads(extra),
     )
 
 
