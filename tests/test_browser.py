@@ -127,3 +127,21 @@ def test_script_in_a_document_never_runs(page, hostile_server) -> None:
         assert page.evaluate("typeof window.__xss") == "undefined", path
     assert "<script>window.__xss = 3</script>" in page.locator(".text").inner_text()
     assert not dialogs
+
+
+def test_filters_show_regions_with_counts_and_narrow_the_answer(page, bundled_server) -> None:
+    page.goto(bundled_server.url + "/")
+    page.locator("details.filters summary").click()
+    options = page.locator("#region option").all_inner_texts()
+    assert any(re.fullmatch(r"East Asia — \d+", option) for option in options), options
+    assert any(re.fullmatch(r"Latin America — \d+", option) for option in options), options
+    page.get_by_label("Your question").fill("armistice talks")
+    page.locator("#region").select_option("East Asia")
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_url("**region=East+Asia*")
+    assert page.locator("#turn1 .answer").inner_text().strip()
+    page.get_by_label("Follow-up question").fill("What did the Soviets say about the Middle East in 1951?")
+    page.locator("#region").select_option("")
+    page.get_by_role("button", name="Ask").click()
+    page.locator("#turn2 .interpreted").wait_for()
+    assert "in Middle East" in page.locator("#turn2 .interpreted").inner_text()

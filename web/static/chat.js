@@ -22,14 +22,14 @@
     var data = new FormData(form);
     var pick = function (name) { return data.getAll(name).filter(function (v) { return v && v.trim(); }); };
     return { date_from: (data.get("date_from") || "").trim() || null, date_to: (data.get("date_to") || "").trim() || null,
-             person: pick("person"), place: pick("place"), sort: data.get("sort") || "relevance",
+             person: pick("person"), place: pick("place"), region: pick("region"), sort: data.get("sort") || "relevance",
              interpret: data.get("interpret") !== "0" };
   }
   function permalink(question, earlier, filters, interpret) {
     var params = new URLSearchParams();
     params.append("q", question);
     earlier.forEach(function (h) { params.append("h", h); });
-    ["date_from", "date_to", "person", "place", "sort"].forEach(function (key) {
+    ["date_from", "date_to", "person", "place", "region", "sort"].forEach(function (key) {
       var value = filters[key];
       (Array.isArray(value) ? value : [value]).forEach(function (v) {
         if (v && v !== "relevance") { params.append(key, v); }
@@ -51,6 +51,7 @@
     if (interpreted.author) { phrases.push("by " + interpreted.author); }
     var others = (interpreted.people || []).filter(function (p) { return p !== interpreted.author; });
     if (others.length) { phrases.push("about " + others.join(", ")); }
+    if ((interpreted.regions || []).length) { phrases.push("in " + interpreted.regions.join(", ")); }
     if ((interpreted.date_from || interpreted.date_to) && !interpreted.date_overridden_by) {
       phrases.push("dated " + (interpreted.date_from || "…") + " to " + (interpreted.date_to || "…") +
                    (interpreted.date_phrase ? " (“" + interpreted.date_phrase + "”)" : ""));
