@@ -47,11 +47,11 @@ PERIOD_COUNTRIES = {
     "Taiwan": "TW", "Indochina": "IC", "Indo-China": "IC", "Siam": "TH", "Ceylon": "LK", "Burma": "MM",
     "Persia": "IR", "Manchuria": "CN", "Tibet": "CN", "Outer Mongolia": "MN", "Inner Mongolia": "CN",
     "Sinkiang": "CN", "Xinjiang": "CN", "Tonkin": "VN", "Annam": "VN", "Cochinchina": "VN", "Malaya": "MY",
-    "Okinawa": "JP", "United States": "US", "America": "US", "U.S.": "US", "USA": "US", "Britain": "GB",
+    "Okinawa": "JP", "United States": "US", "America": "US", "U.S.": "US", "US": "US", "USA": "US", "Britain": "GB",
     "Great Britain": "GB", "England": "GB", "Scotland": "GB", "Wales": "GB", "Holland": "NL",
     "Congo": "CD", "Rhodesia": "ZW", "Gold Coast": "GH", "Abyssinia": "ET", "Zaire": "CD",
     "United Arab Republic": "EG", "Palestine": "PS", "Transjordan": "JO", "Kashmir": "IN", "Vietnam": "VN",
-    "Laos": "LA", "Cambodia": "KH", "Iran": "IR", "Syria": "SY", "Cuba": "CU",
+    "Laos": "LA", "Cambodia": "KH", "Viet-Nam": "VN", "U.K.": "GB", "UK": "GB", "Iran": "IR", "Syria": "SY", "Cuba": "CU",
     "United Nations": "UN", "U.N.": "UN", "UN": "UN", "Security Council": "UN", "General Assembly": "UN",
 }
 PERIOD_CITIES = {
@@ -59,7 +59,7 @@ PERIOD_CITIES = {
     "Tsingtao": "CN", "Nanking": "CN", "Chungking": "CN", "Hankow": "CN", "Saigon": "VN", "Leningrad": "SU",
     "Stalingrad": "SU", "Bombay": "IN", "Calcutta": "IN", "Madras": "IN", "Rangoon": "MM", "Batavia": "ID",
     "Inchon": "KR", "Panmunjom": "KR", "Kaesong": "KP", "Pusan": "KR", "Hungnam": "KP", "Wonsan": "KP",
-    "Kowloon": "HK", "Hong Kong": "HK", "Macao": "MO", "Quemoy": "TW", "Matsu": "TW", "Dien Bien Phu": "VN",
+    "Kowloon": "HK", "Amoy": "CN", "Kinmen": "TW", "Penghu": "TW", "Pescadores": "TW", "Hong Kong": "HK", "Macao": "MO", "Quemoy": "TW", "Matsu": "TW", "Dien Bien Phu": "VN",
     "Port Said": "EG", "Suez": "EG", "Alexandria": "EG", "Trieste": "IT", "Danzig": "PL", "Gdansk": "PL",
     "Stettin": "PL", "Königsberg": "SU", "Potsdam": "DD", "Yalta": "SU", "Geneva": "CH", "Bandung": "ID",
     "Camp David": "US", "Washington": "US", "Moscow": "SU", "Beijing": "CN", "Hanoi": "VN", "Pyongyang": "KP",
@@ -74,7 +74,8 @@ PERIOD_CITIES = {
 ALIASES = {
     "USSR": "Soviet Union", "U.S.S.R.": "Soviet Union", "Russia": "Soviet Union", "Peking": "Beijing",
     "Peiping": "Beijing", "Formosa": "Taiwan", "Indo-China": "Indochina", "U.S.": "United States",
-    "USA": "United States", "America": "United States", "U.N.": "United Nations", "UN": "United Nations",
+    "USA": "United States", "US": "United States", "U.K.": "United Kingdom", "UK": "United Kingdom",
+    "Viet-Nam": "Vietnam", "Kinmen": "Quemoy", "America": "United States", "U.N.": "United Nations", "UN": "United Nations",
     "Security Council": "United Nations", "General Assembly": "United Nations", "Britain": "United Kingdom",
     "Great Britain": "United Kingdom", "England": "United Kingdom", "GDR": "East Germany",
     "German Democratic Republic": "East Germany", "FRG": "West Germany",
