@@ -147,6 +147,8 @@ class Database:
                     regions: list[str] | None = None) -> list[int]:
         """Rows whose placement overlaps [date_from, date_to], naming every person given, at any place and
         in any region given."""
+        if (places or regions) and not self.has_regions:
+            return []  # a generation written before places and regions: the next ingest adds them
         clauses, params = filter_sql(date_from, date_to, people_keys, places, regions)
         sql = "SELECT row FROM documents d" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return [r for (r,) in self.connection.execute(sql, params)]
