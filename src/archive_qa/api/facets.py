@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from .. import facets
-from .errors import bad_parameter
-from .schemas import check_date, check_people, check_question
+from .search import check_query
 
 router = APIRouter(prefix="/api", tags=["facets"])
 DEPTH = 100  # results of the question that are counted
@@ -29,20 +28,7 @@ def facets_get(
     archive = request.app.state.archive
     if q is None or not q.strip():
         return {"query": None, **facets.for_store(archive.store).to_dict()}
-    try:
-        q = check_question(q)
-    except ValueError as error:
-        raise bad_parameter("query", "q", str(error)) from None
-    for name, value in (("date_from", date_from), ("date_to", date_to)):
-        try:
-            check_date(value)
-        except ValueError as error:
-            raise bad_parameter("query", name, str(error)) from None
-    for name, values in (("person", person), ("place", place), ("region", region)):
-        try:
-            check_people(values)
-        except ValueError as error:
-            raise bad_parameter("query", name, str(error)) from None
+    q = check_query(q, date_from, date_to, person=person, place=place, region=region)
     response = archive.search(q, k=DEPTH, date_from=date_from, date_to=date_to, person=person, place=place,
                               region=region, interpret=interpret)
     store = archive.store

@@ -18,6 +18,25 @@ def archive_of(request: Request) -> Archive:
     return request.app.state.archive
 
 
+def check_query(q: str, date_from: str | None, date_to: str | None, **names: list[str]) -> str:
+    """The question of a GET query string, checked with its dates and name filters; 422 names the parameter."""
+    try:
+        q = check_question(q)
+    except ValueError as error:
+        raise bad_parameter("query", "q", str(error)) from None
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        try:
+            check_date(value)
+        except ValueError as error:
+            raise bad_parameter("query", name, str(error)) from None
+    for name, values in names.items():
+        try:
+            check_people(values)
+        except ValueError as error:
+            raise bad_parameter("query", name, str(error)) from None
+    return q
+
+
 def run_search(archive: Archive, body: SearchBody) -> dict[str, Any]:
     """One search, shared by GET and POST."""
     return archive.search(body.q, k=body.k, date_from=body.date_from, date_to=body.date_to,
@@ -39,20 +58,7 @@ def search_get(
     interpret: Annotated[bool, Query(description="read dates and people from the question")] = True,
 ) -> dict[str, Any]:
     """Rank documents for a question."""
-    try:
-        q = check_question(q)
-    except ValueError as error:
-        raise bad_parameter("query", "q", str(error)) from None
-    for name, value in (("date_from", date_from), ("date_to", date_to)):
-        try:
-            check_date(value)
-        except ValueError as error:
-            raise bad_parameter("query", name, str(error)) from None
-    for name, values in (("person", person), ("place", place), ("region", region)):
-        try:
-            check_people(values)
-        except ValueError as error:
-            raise bad_parameter("query", name, str(error)) from None
+    q = check_query(q, date_from, date_to, person=person, place=place, region=region)
     body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, place=place,
                                       region=region, mode=mode, interpret=interpret)
     return run_search(archive_of(request), body)
