@@ -114,7 +114,7 @@ def test_cite_this_in_chicago_and_bibtex() -> None:
     seed = {d.id: d for d in read_collection(DATA / "seed_mao_stalin.jsonl")}
     doc = seed["seed-03"]
     assert chicago(doc).startswith("“Stalin agrees with Mao on the steps taken")
-    assert "28 August 1951. Wilson Center Digital Archive (sample listing)." in chicago(doc)
+    assert "”. August 28, 1951. Wilson Center Digital Archive (sample listing). Archive id seed-03." in chicago(doc)
     entry = bibtex(doc)
     assert entry.startswith("@misc{seed-03_1951,") and "date = {1951-08-28}" in entry and "month = aug" in entry
     doc.title, doc.source = "Notes on 50% & #1_draft", "A {braced} source"

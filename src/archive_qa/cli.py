@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--region", action="append", default=[], help="only documents in this region, e.g. 'East Asia'")
     p.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "lexical"])
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
+    p.add_argument("--format", choices=["csv", "ris", "bibtex", "csl-json"],
+                   help="print the ranked documents for a spreadsheet or a reference manager")
     p.add_argument("--no-interpret", dest="interpret", action="store_false",
                    help="do not read dates and people from the question")
 
@@ -176,11 +178,18 @@ def _search(args: argparse.Namespace) -> int:
 
     if not 1 <= args.k <= 100:
         raise ValueError("-k: must be between 1 and 100")
-    response = open_index(args.index).search(args.query, k=args.k, date_from=args.date_from,
-                                             date_to=args.date_to, person=args.person, place=args.place,
-                                             region=args.region, mode=args.mode, interpret=args.interpret)
+    archive = open_index(args.index)
+    response = archive.search(args.query, k=args.k, date_from=args.date_from, date_to=args.date_to,
+                              person=args.person, place=args.place, region=args.region, mode=args.mode,
+                              interpret=args.interpret)
     if args.json:
         print(json.dumps(response, ensure_ascii=False))
+        return 0
+    if args.format:
+        from .exports import export
+
+        found = archive.store.documents([r["id"] for r in response["results"]])
+        sys.stdout.write(export([found[r["id"]] for r in response["results"] if r["id"] in found], args.format))
         return 0
     reading = response.get("interpreted") or {}
     if reading.get("applied"):

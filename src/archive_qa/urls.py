@@ -22,6 +22,11 @@ def document_json(doc_id: str) -> str:
     return f"/api/documents/{quote(doc_id, safe='')}"
 
 
+def citation_file(doc_id: str, style: str) -> str:
+    """A document's citation in one style, as a download."""
+    return f"/api/cite/{quote(doc_id, safe='')}?style={quote(style)}"
+
+
 def static(name: str) -> str:
     """A file under web/static."""
     return f"{STATIC}/{quote(name)}"

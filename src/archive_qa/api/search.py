@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
 
+from .. import urls
 from ..archive import Archive
+from ..citations import STYLES, bibtex, chicago, csl_item, ris
+from ..exports import FORMATS, export
 from .errors import bad_parameter
 from .schemas import SearchBody, check_date, check_people, check_question
 
@@ -56,12 +60,23 @@ def search_get(
     region: Annotated[list[str], Query(description="only documents in this region")] = [],  # noqa: B006
     mode: Annotated[str, Query(pattern="^(hybrid|dense|lexical)$")] = "hybrid",
     interpret: Annotated[bool, Query(description="read dates and people from the question")] = True,
-) -> dict[str, Any]:
-    """Rank documents for a question."""
+    format: Annotated[str | None, Query(pattern="^(json|csv|ris|bibtex|csl-json)$",  # noqa: A002
+                                        description="json (default), or the results as csv, ris, bibtex or "
+                                                    "csl-json")] = None,
+) -> Any:
+    """Rank documents for a question; `format` exports the ranked documents instead of the JSON object."""
     q = check_query(q, date_from, date_to, person=person, place=place, region=region)
     body = SearchBody.model_construct(q=q, k=k, date_from=date_from, date_to=date_to, person=person, place=place,
                                       region=region, mode=mode, interpret=interpret)
-    return run_search(archive_of(request), body)
+    archive = archive_of(request)
+    response = run_search(archive, body)
+    if format in (None, "json"):
+        return response
+    found = archive.store.documents([r["id"] for r in response["results"]])
+    documents = [found[r["id"]] for r in response["results"] if r["id"] in found]
+    media_type, extension = FORMATS[format]
+    return Response(export(documents, format), media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="archive_qa-search.{extension}"'})
 
 
 @router.post("/search")
@@ -76,7 +91,24 @@ def document(request: Request, doc_id: str) -> dict[str, Any]:
     doc = archive_of(request).document(doc_id)
     if doc is None:
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
-    return doc.to_dict(with_text=True)
+    return {**doc.to_dict(with_text=True),
+            "citations": {"chicago": chicago(doc), "bibtex": bibtex(doc), "ris": ris([doc]), "csl_json": csl_item(doc),
+                          "files": {style: urls.citation_file(doc.id, style) for style in STYLES}}}
+
+
+@router.get("/cite/{doc_id:path}")
+def cite(request: Request, doc_id: str,
+         style: Annotated[str, Query(pattern="^(chicago|bibtex|ris|csl-json)$")] = "chicago") -> Response:
+    """One document's citation as a file: Chicago (text), BibTeX, RIS or CSL-JSON."""
+    doc = archive_of(request).document(doc_id)
+    if doc is None:
+        raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
+    if style == "chicago":
+        return Response(chicago(doc) + "\n", media_type="text/plain; charset=utf-8")
+    media_type, extension = FORMATS[style]
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in doc.id)
+    return Response(export([doc], style), media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{safe}.{extension}"'})
 
 
 @router.get("/stats")
