@@ -40,6 +40,11 @@ def read_collection(path: str | Path, seen: dict[str, str] | None = None) -> Ite
     """
     path = Path(path)
     seen = {} if seen is None else seen
+    if path.suffix.lower() == ".xml":  # a FRUS volume in TEI XML, read as a stream
+        from .tei import read_tei
+
+        yield from read_tei(path, seen)
+        return
     for location, raw in _raw_records(path):
         if isinstance(raw, RecordError):
             yield raw
