@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not read dates and people from the question")
     p.add_argument("--json", action="store_true", help="print the API's JSON object")
 
+    with_index(sub.add_parser("mcp", help="serve the MCP tools (search, ask, get_document, cite, people) over stdio"))
+
     p = with_index(sub.add_parser("show", help="one document, whole"))
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
@@ -225,6 +227,14 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"{args.qrels}: {len(judged)} questions, index {args.index}"
               + (" (qrels filters applied)" if args.filters else ""))
         print(format_table(report))
+    return 0
+
+
+@command("mcp")
+def _mcp(args: argparse.Namespace) -> int:
+    from .mcp_server import run_stdio
+
+    run_stdio(args.index)
     return 0
 
 

@@ -1,0 +1,266 @@
+"""An MCP server over an archive: read-only search, ask, document, cite and people tools (stdio or HTTP).
+
+Run `python -m archive_qa.mcp_server --index DIR` for stdio (what desktop MCP clients launch), or serve
+`http_app(archive)` / `mount(app, archive)` for the streamable HTTP transport.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+from starlette.applications import Starlette
+
+from . import __version__, settings
+from .api.ask import MAX_HISTORY, Turn
+from .api.schemas import check_date, check_people, check_question
+from .archive import Archive, open_index
+import json as _json
+
+from .citations import bibtex, chicago, csl_item, ris
+from .documents import Document
+from .ranking.people import index_for
+
+log = logging.getLogger(__name__)
+
+NAME = "archive_qa"
+INSTRUCTIONS = ("An archive of dated historical documents. `search` ranks documents for a question (dates and "
+                "people in the question are read as filters), `ask` answers with every sentence cited, "
+                "`get_document` returns one whole document, `cite` formats a citation, `people` tells who a "
+                "name refers to. Quote document ids and dates from the results; never invent them.")
+STYLES: dict[str, Callable[[Document], str]] = {  # a new style: one entry
+    "chicago": chicago, "bibtex": bibtex, "ris": lambda doc: ris([doc]),
+    "csl-json": lambda doc: _json.dumps(csl_item(doc), ensure_ascii=False)}
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+_COUNTS: dict[str, Counter[str]] = {}  # generation => documents per canonical person
+_COUNTS_LOCK = threading.Lock()
+
+
+class DocumentOut(BaseModel):
+    """One whole document, as `archive-qa show --json` and GET /api/documents/{id} give it."""
+
+    id: str
+    date: str | None = Field(description="ISO date, partial for month or year precision")
+    date_display: str | None = None
+    date_precision: str | None = Field(None, description="day, month or year")
+    date_raw: str | None = Field(None, description="the date as the record wrote it")
+    date_inferred: str | None = Field(None, description="a date read from the text when the record has none")
+    title: str | None = None
+    label: str = Field(description="the title, else the summary's first words")
+    summary: str | None = None
+    people: list[str] = Field(default_factory=list)
+    places: list[str] = Field(default_factory=list)
+    places_from: str | None = None
+    regions: list[str] = Field(default_factory=list)
+    regions_from: str | None = None
+    source: str | None = None
+    url: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict, description="the record's other fields")
+    has_text: bool
+    text: str | None = Field(None, description="the full text, where the record has one")
+
+
+class CitationOut(BaseModel):
+    """A formatted citation of one document."""
+
+    id: str
+    style: str
+    citation: str
+
+
+class PersonOut(BaseModel):
+    """Who a name refers to in this archive."""
+
+    name: str = Field(description="the canonical name")
+    aliases: list[str] = Field(description="the folded forms matched in documents and questions, sorted")
+    born: int | None = None
+    died: int | None = None
+    documents: int = Field(description="documents by, to or naming this person")
+
+
+def build_server(archive: Archive) -> MCPServer:
+    """An MCP server whose tools read `archive` (nothing is ever written)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    server = MCPServer(NAME, title="Archive QA", instructions=INSTRUCTIONS, version=__version__,
+                       log_level="WARNING")
+    root.handlers[:] = handlers  # MCPServer calls logging.basicConfig; logging stays the application's
+    root.setLevel(level)
+
+    @server.tool(annotations=READ_ONLY)
+    def search(question: Annotated[str, Field(description="the question, in plain words")],
+               k: Annotated[int, Field(ge=1, le=100, description="number of results")] = 10,
+               date_from: Annotated[str | None, Field(description="earliest date: 1951, 1951-07, 'July 1951'")] = None,
+               date_to: Annotated[str | None, Field(description="latest date")] = None,
+               person: Annotated[list[str] | None, Field(description="only documents naming these people")] = None,
+               mode: Annotated[Literal["hybrid", "dense", "lexical"], Field(description="how to rank")] = "hybrid",
+               ) -> dict[str, Any]:
+        """Rank the archive's documents for a question: dated results with summaries and citations."""
+        question = _checked("question", check_question, question)
+        return _call(archive.search, question, k=k, date_from=_checked("date_from", check_date, date_from),
+                     date_to=_checked("date_to", check_date, date_to),
+                     person=_checked("person", check_people, person or []), mode=mode)
+
+    @server.tool(annotations=READ_ONLY)
+    def ask(question: Annotated[str, Field(description="the question, in plain words")],
+            history: Annotated[list[Turn] | None, Field(
+                max_length=MAX_HISTORY,
+                description="earlier turns of this thread, oldest first: each {question, query?, citations?}; "
+                            "an earlier `ask` result can be passed back as it is")] = None,
+            ) -> dict[str, Any]:
+        """Answer from the documents, every sentence cited [n]; follow-ups ("and later?") read the history."""
+        question = _checked("question", check_question, question)
+        return _call(archive.ask, question, [turn.model_dump() for turn in history or []])
+
+    @server.tool(annotations=READ_ONLY)
+    def get_document(id: Annotated[str, Field(description="a document id from search or ask")]) -> DocumentOut:
+        """One whole document by id, full text included."""
+        return DocumentOut.model_validate(_document(archive, id).to_dict(with_text=True))
+
+    @server.tool(annotations=READ_ONLY)
+    def cite(id: Annotated[str, Field(description="a document id from search or ask")],
+             style: Annotated[str, Field(description="citation style", json_schema_extra={"enum": list(STYLES)})]
+             = "chicago") -> CitationOut:
+        """A citation of one document in Chicago style or as a BibTeX entry."""
+        formatter = STYLES.get(style)
+        if formatter is None:
+            raise ToolError(f"style: must be one of {', '.join(STYLES)}")
+        return CitationOut(id=id, style=style, citation=formatter(_document(archive, id)))
+
+    @server.tool(annotations=READ_ONLY)
+    def people(name: Annotated[str, Field(description="a name as any document writes it, e.g. 'Filippov'")]
+               ) -> PersonOut:
+        """Who a name refers to: the canonical person, the other ways archives write them, life dates, documents."""
+        if not name or not name.strip():
+            raise ToolError("name: must not be empty")
+        store = archive.store
+        index = index_for(store)
+        canonical = index.canonical(name.strip())
+        if canonical is None:
+            raise ToolError(f"name: no person known as {name.strip()!r} in this archive")
+        born, died = index.life.get(canonical, (None, None))
+        return PersonOut(name=canonical, aliases=sorted(index.forms.get(canonical, ())), born=born, died=died,
+                         documents=_person_counts(store)[canonical])
+
+    return server
+
+
+def _checked(parameter: str, check: Callable[[Any], Any], value: Any) -> Any:
+    """`check(value)`, a ValueError becoming a tool error that names the parameter."""
+    try:
+        return check(value)
+    except ValueError as error:
+        raise ToolError(f"{parameter}: {error}") from None
+
+
+def _call(method: Callable[..., dict[str, Any]], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """An Archive call; its ValueErrors (messages start with the parameter's name) become tool errors."""
+    try:
+        return method(*args, **kwargs)
+    except ValueError as error:
+        raise ToolError(str(error)) from None
+
+
+def _document(archive: Archive, doc_id: str) -> Document:
+    """The document with this id, else a tool error naming `id`."""
+    doc = archive.document(doc_id) if doc_id and doc_id.strip() else None
+    if doc is None:
+        raise ToolError(f"id: no document with id {doc_id!r}; search finds ids")
+    return doc
+
+
+def _person_counts(store: Any) -> Counter[str]:
+    """Documents per canonical person (by, to or naming them) in a store's generation, counted once and cached."""
+    key = str(store.generation)
+    with _COUNTS_LOCK:
+        counts = _COUNTS.get(key)
+    if counts is not None:
+        return counts
+    index = index_for(store)
+    counts = Counter()
+    for _, doc, _ in store.database.iter_documents():
+        involved = index.involvement(doc)
+        counts.update(involved.named | involved.authors)
+    with _COUNTS_LOCK:
+        _COUNTS[key] = counts
+        while len(_COUNTS) > 2:  # older generations are gone after an ingest
+            _COUNTS.pop(next(iter(_COUNTS)))
+    return counts
+
+
+def http_app(archive: Archive, *, path: str = "/", stateless: bool = True,
+             transport_security: TransportSecuritySettings | None = None) -> Starlette:
+    """An ASGI app serving the tools over streamable HTTP at `path` (for `app.mount("/mcp", ...)`).
+
+    Its lifespan runs the SDK's session manager: a parent app must enter `app.router.lifespan_context(app)`
+    in its own lifespan (Starlette does not run a mounted app's lifespan), once. `stateless` (default) keeps
+    no session between requests, so it works under several uvicorn workers. `transport_security` None
+    keeps the SDK's DNS-rebinding guard, which accepts Host headers of 127.0.0.1, localhost and [::1] only.
+    """
+    return build_server(archive).streamable_http_app(streamable_http_path=path, stateless_http=stateless,
+                                                      json_response=stateless,
+                                                      transport_security=transport_security)
+
+
+def mount(app: Starlette, archive: Archive, path: str = "/mcp", **options: Any) -> Starlette:
+    """Serve the tools at exactly `path` of a FastAPI or Starlette app (no redirect), its lifespan chained.
+
+    Returns the MCP sub-app; `options` go to `http_app`.
+    """
+    sub = http_app(archive, path=path, **options)
+    app.router.add_route(path, sub, include_in_schema=False)  # an ASGI app answering every method at `path`
+    outer = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(parent: Any) -> AsyncIterator[Any]:
+        async with sub.router.lifespan_context(sub), outer(parent) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return sub
+
+
+def run_stdio(index_dir: str | Path) -> None:
+    """Open the index, then serve the tools over stdin/stdout until the client closes them."""
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol: nothing else may reach it
+        archive = open_index(index_dir)
+        archive.embedder.prepare_questions()
+    log.info("serving %s (%d documents) over stdio", index_dir, archive.store.count())
+    build_server(archive).run("stdio")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m archive_qa.mcp_server --index DIR`: the MCP server over stdio; logs go to stderr."""
+    parser = argparse.ArgumentParser(prog="archive_qa.mcp_server", description=__doc__)
+    parser.add_argument("--index", default=settings.get("index_dir"), help="index directory (ARCHIVE_QA_INDEX)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from .embedding import ModelNotFoundError
+    from .store import IndexError_
+
+    try:
+        run_stdio(args.index)
+    except (IndexError_, ModelNotFoundError, ValueError) as error:
+        log.error("cannot serve %s: %s", args.index, error)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
