@@ -109,7 +109,8 @@ def test_document_page_holds_the_whole_record_and_cite_this(bundled_server) -> N
     assert "2 January 1951" in html and "Strategic Importance of Formosa" in html
     assert 'href="https://history.state.gov/historicaldocuments/frus1951v07p2/d1"' in html
     assert 'href="/api/documents/frus1951v07p2-d1"' in html
-    assert "“Memorandum by the Joint Chiefs of Staff to the Secretary of Defense (Marshall),” 2 January 1951." in html
+    assert ("Joint Chiefs of Staff. “Memorandum by the Joint Chiefs of Staff to the Secretary of Defense (Marshall)”."
+            " January 2, 1951." in html)
     assert "@misc{frus1951v07p2-d1," in html
     twin = get(bundled_server, "/api/documents/frus1951v07p2-d1").json()
     assert twin["id"] == "frus1951v07p2-d1" and twin["text"]

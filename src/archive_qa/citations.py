@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import threading
 import warnings
 from functools import lru_cache
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from .documents import Document
 
 CHICAGO_STYLE = "chicago-notes-bibliography-17th-edition"
+_RENDERING = threading.Lock()
 STYLES = ("chicago", "bibtex", "ris", "csl-json")
 
 
@@ -67,16 +69,27 @@ def chicago(doc: Document) -> str:
     from citeproc import Citation, CitationItem, CitationStylesBibliography, formatter
     from citeproc.source.json import CiteProcJSON
 
-    item = csl_item(doc)
-    with warnings.catch_warnings():
+    item = {**csl_item(doc), "id": "item"}  # citeproc-py keys on the id, and loses ids holding "/"
+    with _RENDERING, warnings.catch_warnings():  # one style object, which citeproc-py mutates while rendering
         warnings.simplefilter("ignore")  # citeproc-py warns of CSL features it does not implement
         bibliography = CitationStylesBibliography(_chicago_style(), CiteProcJSON([item]), formatter.plain)
-        bibliography.register(Citation([CitationItem(doc.id)]))
-        entry = str(bibliography.bibliography()[0])
+        bibliography.register(Citation([CitationItem("item")]))
+        rendered = bibliography.bibliography()
+    if not rendered:  # citeproc-py rendered nothing (seen before the lock, under concurrent requests)
+        return _plain_chicago(doc)
+    entry = str(rendered[0])
     title = re.match(r"“[^”]*”\. ", entry)
     if "author" not in item and title and entry[title.end():].startswith(title.group(0)):
         entry = entry[title.end():]  # with no author the style puts the title in its place, then again
     return entry if doc.url else f"{entry} Archive id {doc.id}."
+
+
+def _plain_chicago(doc: Document) -> str:
+    """The same entry without citeproc: author, “title”, date, archive, link."""
+    parts = [f"{', '.join(authors_of(doc))}." if authors_of(doc) else "", f"“{cite_label(doc)}”.",
+             f"{doc.date.display if doc.date else 'Undated'}.", f"{doc.source.rstrip('.')}." if doc.source else "",
+             f"{doc.url}." if doc.url else f"Archive id {doc.id}."]
+    return " ".join(part for part in parts if part)
 
 
 def authors_of(doc: Document) -> list[str]:
