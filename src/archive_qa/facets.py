@@ -6,7 +6,7 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .documents import Document
@@ -48,8 +48,8 @@ class Facets:
     first_date: str | None
     last_date: str | None
     documents: int
-    regions: list[Facet] = ()  # type: ignore[assignment]
-    years: list[Facet] = ()  # type: ignore[assignment]
+    regions: list[Facet] = field(default_factory=list)
+    years: list[Facet] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of /api/facets."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -27,7 +28,6 @@ from . import __version__, settings
 from .api.ask import MAX_HISTORY, Turn
 from .api.schemas import check_date, check_people, check_question
 from .archive import Archive, open_index
-import json as _json
 
 from .citations import bibtex, chicago, csl_item, ris
 from .documents import Document
@@ -42,7 +42,7 @@ INSTRUCTIONS = ("An archive of dated historical documents. `search` ranks docume
                 "name refers to. Quote document ids and dates from the results; never invent them.")
 STYLES: dict[str, Callable[[Document], str]] = {  # a new style: one entry
     "chicago": chicago, "bibtex": bibtex, "ris": lambda doc: ris([doc]),
-    "csl-json": lambda doc: _json.dumps(csl_item(doc), ensure_ascii=False)}
+    "csl-json": lambda doc: json.dumps(csl_item(doc), ensure_ascii=False)}
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 _COUNTS: dict[str, Counter[str]] = {}  # generation => documents per canonical person
 _COUNTS_LOCK = threading.Lock()

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from . import gazetteer
 from .documents import Document
+from .ranking.people import PeopleIndex, build_index, display_name, load_people, people_files
 
 TEXT_CHARS = 1500  # how much of a full text is read for places
 LONGEST = 5  # words in the longest place name tried
@@ -32,10 +33,8 @@ def _starts() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _people():
+def _people() -> PeopleIndex:
     """The aliases-file people, to keep places out of their names."""
-    from .ranking.people import build_index, load_people, people_files
-
     return build_index(load_people(people_files()), [])
 
 
@@ -65,7 +64,7 @@ def mentions(text: str, names_in_text: Iterable[str] = ()) -> list[tuple[str, st
             words.append((word, start, match.end()))
     people = [(start, end) for _, start, end in _people().find(text)]
     for name in names_in_text:
-        written = _display(name)
+        written = display_name(name)
         if len(written) > 3:
             people += [(m.start(), m.end()) for m in re.finditer(re.escape(written), text)]
     found: list[tuple[str, str, str]] = []
@@ -98,13 +97,6 @@ def mentions(text: str, names_in_text: Iterable[str] = ()) -> list[tuple[str, st
         else:
             i += 1
     return found
-
-
-def _display(name: str) -> str:
-    """A people-field name as a text writes it ("Khrushchev, Nikita" -> "Nikita Khrushchev")."""
-    from .ranking.people import display_name
-
-    return display_name(name)
 
 
 _PARTICLES = frozenset("de da di du del della der den van von le la al el bin ibn".split())

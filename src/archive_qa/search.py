@@ -16,7 +16,6 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "lexical")
-CANDIDATES = pipeline.CANDIDATES  # per ranker, before fusion
 
 
 @dataclass

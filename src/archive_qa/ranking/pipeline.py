@@ -255,9 +255,7 @@ def _lexical_ranking(c: Candidates) -> Ranking:
     ranking = lexical.balanced(database, words, c.depth, c.clauses, c.params)
     others = [form for forms in c.person_forms for form in forms[1:]]
     if others:
-        named = {word for start, end in c.reading.spans for word in lexical.terms(c.request.query[start:end])}
-        widened = lexical.balanced(database, [w for w in words if w not in named] + others, c.depth,
-                                   c.clauses, c.params)
+        widened = lexical.balanced(database, c.topic_words + others, c.depth, c.clauses, c.params)
         best = dict(ranking)
         for row, score in widened:
             best[row] = max(score, best.get(row, 0.0))
