@@ -179,13 +179,10 @@ def seed_archive(seed_index: Path):
 
 @pytest.fixture(scope="module")
 def service(seed_archive) -> Iterator[LiveServer]:
-    """create_app with the MCP endpoint mounted at /mcp, as create_app will do it."""
+    """The service as `archive-qa serve` runs it: create_app mounts the MCP endpoint at /mcp."""
     from archive_qa.api.app import create_app
-    from archive_qa.mcp_server import mount
 
-    app = create_app(archive=seed_archive)
-    mount(app, app.state.archive)
-    with LiveServer(app) as server:
+    with LiveServer(create_app(archive=seed_archive)) as server:
         yield server
 
 

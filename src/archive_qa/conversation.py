@@ -164,14 +164,12 @@ def ask(archive: Any, question: str, history: list[dict[str, Any]] | None = None
     if result is None:
         result = extractive.compose(query, response, archive.embedder, lookup,
                                     chronological=True if sort == "date" else None)
-        if use_llm:
-            result["fallback"] = fallback
+        result["fallback"] = fallback
     if sort == "date":
         result["documents"] = sorted(result["documents"],
                                      key=lambda r: r.get("date") or r.get("date_inferred") or "9999")
     interpreted = dict(result.get("interpreted") or {})
-    if reading.follows is not None:
-        interpreted["follow_up"] = reading.interpreted()
+    interpreted["follow_up"] = reading.interpreted() if reading.follows is not None else None
     return {"question": question, "query": query, **result, "interpreted": interpreted,
             "filters": {"date_from": options["date_from"], "date_to": options["date_to"], "person": people,
                         "place": places, "region": regions, "sort": sort, "interpret": interpret}}

@@ -27,14 +27,14 @@ MAX_PAGE_TURNS = 5  # turns of a thread a page reproduces (each is searched agai
 
 
 def web_dir() -> Path:
-    """The web/ folder (templates and static files) beside src/, as in a checkout or an editable install."""
+    """The web/ folder (templates and static files): beside src/ in a checkout, inside the package from a wheel."""
     here = Path(__file__).resolve()
-    candidates = [here.parents[3] / "web", here.parents[1] / "web", Path.cwd() / "web"]
+    candidates = [here.parents[3] / "web", here.parents[1] / "web"]
     for candidate in candidates:
         if (candidate / "templates").is_dir() and (candidate / "static").is_dir():
             return candidate
     raise RuntimeError("web/ (templates and static files) not found; looked in "
-                       + ", ".join(str(c) for c in candidates) + "; run from a checkout or an editable install")
+                       + ", ".join(str(c) for c in candidates) + "; reinstall archive_qa (its wheel carries them)")
 
 
 def templates() -> Jinja2Templates:
