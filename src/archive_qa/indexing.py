@@ -80,6 +80,11 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
         raise IngestRefused(errors, "no valid record in the batch")
     if not documents:
         raise CollectionError(f"no valid records in {', '.join(map(str, paths))}; nothing was ingested")
+    for path in paths:  # a FRUS TEI volume's persons list feeds the people index as aliases
+        if Path(path).suffix.lower() == ".xml":
+            from .tei import write_people_file
+
+            write_people_file(Path(path), Path(index_dir))
     return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress, sync)
 
 
