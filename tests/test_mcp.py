@@ -76,7 +76,8 @@ async def lists_five_read_only_tools(session: ClientSession) -> None:
     assert tools["search"].input_schema["required"] == ["question"]
     assert tools["search"].input_schema["properties"]["k"]["maximum"] == 100
     assert tools["cite"].input_schema["properties"]["style"]["enum"] == ["chicago", "bibtex", "ris", "csl-json"]
-    assert set(tools["people"].output_schema["properties"]) == {"name", "aliases", "born", "died", "documents"}
+    assert set(tools["people"].output_schema["properties"]) == {"name", "aliases", "born", "died", "documents",
+                                                                "other_names", "timeline", "undated", "items", "page"}
     assert {"id", "date", "text"} <= set(tools["get_document"].output_schema["properties"])
 
 

@@ -158,6 +158,24 @@ class Stats(Shape):
     bytes_on_disk: int
 
 
+class YearCount(Shape):
+    """How many of a person's documents one year holds."""
+
+    year: int
+    count: int
+
+
+class PersonDocument(Shape):
+    """One document of a person's page."""
+
+    id: str
+    date: str | None = Field(description="ISO date, partial for month or year precision; None when undated")
+    date_display: str
+    label: str = Field(description="the title, else the summary's first words")
+    year: int | None = Field(description="the year it is placed in (its date, else an inferred one)")
+    url: str = Field(description="this archive's page of the document")
+
+
 class Person(Shape):
     """GET /api/people/{name}, the MCP `people` tool: who a name refers to in this archive."""
 
@@ -166,6 +184,13 @@ class Person(Shape):
     born: int | None = None
     died: int | None = None
     documents: int = Field(description="documents by, to or naming this person")
+    other_names: list[str] = Field(default_factory=list, description="other names, as an aliases file writes them "
+                                                                     "(else the folded forms)")
+    timeline: list[YearCount] = Field(default_factory=list, description="documents per year, earliest first")
+    undated: int = Field(0, description="documents with no date, left out of the timeline")
+    items: list[PersonDocument] = Field(default_factory=list, description="the documents, oldest first, "
+                                                                          "undated last")
+    page: str | None = Field(None, description="this archive's page of the person")
 
 
 class Facet(Shape):

@@ -22,6 +22,16 @@ def document_json(doc_id: str) -> str:
     return f"/api/documents/{quote(doc_id, safe='')}"
 
 
+def person_page(name: str) -> str:
+    """The HTML page of one person, under any name a document or aliases file writes."""
+    return f"/people/{quote(name, safe='')}"
+
+
+def person_json(name: str) -> str:
+    """The JSON twin of a person page."""
+    return f"/api/people/{quote(name, safe='')}"
+
+
 def citation_file(doc_id: str, style: str) -> str:
     """A document's citation in one style, as a download."""
     return f"/api/cite/{quote(doc_id, safe='')}?style={quote(style)}"

@@ -16,6 +16,15 @@
   }
   function external(url) { return typeof url === "string" && /^https?:\/\//i.test(url.trim()) ? url.trim() : null; }
   function documentPage(id) { return "/documents/" + encodeURIComponent(id); }
+  function personPage(name) { return "/people/" + encodeURIComponent(name); }
+  function personLinks(names) {
+    var parts = [];
+    names.forEach(function (name, i) {
+      if (i) { parts.push(", "); }
+      parts.push(el("a", { href: personPage(name) }, [name]));
+    });
+    return parts;
+  }
   function anchor(turn, rank) { return "t" + turn + "-doc" + rank; }
 
   function readFilters() {
@@ -76,8 +85,18 @@
     }
     var phrases = reading(data.interpreted);
     if (phrases.length) {
-      article.appendChild(el("p", { "class": "interpreted" }, ["Read the question as: " + phrases.join("; ") + ". ",
-        el("a", { href: permalink(data.question, earlier, filters, false) }, ["Search the words only, without this reading"])]));
+      var interpreted = data.interpreted || {};
+      var readPeople = (interpreted.author ? [interpreted.author] : []).concat((interpreted.people || []).filter(function (p) {
+        return p !== interpreted.author; }));
+      var chips = readPeople.map(function (name) { return el("a", { "class": "person-chip", href: personPage(name) }, [name]); });
+      var line = el("p", { "class": "interpreted" }, ["Read the question as: " + phrases.join("; ") + ". "]);
+      if (chips.length) {
+        var span = el("span", { "class": "person-links" });
+        chips.forEach(function (chip) { span.appendChild(chip); span.appendChild(document.createTextNode(" ")); });
+        line.appendChild(span);
+      }
+      line.appendChild(el("a", { href: permalink(data.question, earlier, filters, false) }, ["Search the words only, without this reading"]));
+      article.appendChild(line);
     }
     var answer = el("p", { tabindex: "-1" });
     data.answer.split(/(\[\d+\])/).forEach(function (piece) {
@@ -126,6 +145,9 @@
                     [el("a", { href: documentPage(doc.id) }, [doc.title || doc.summary || doc.label])])]);
         if (doc.title && doc.summary) { card.appendChild(el("p", { "class": "summary" }, [doc.summary])); }
         card.appendChild(links);
+        if ((doc.people || []).length) {
+          card.appendChild(el("p", { "class": "card-people" }, ["People: "].concat(personLinks(doc.people))));
+        }
         cards.appendChild(card);
       });
       article.appendChild(cards);

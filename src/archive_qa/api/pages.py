@@ -1,4 +1,4 @@
-"""The HTML pages: the chat page at `/` and `/documents/{id}`, rendered from the Jinja2 templates in web/."""
+"""The HTML pages: the chat page at `/`, `/documents/{id}` and `/people/{name}`, from the templates in web/."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from .. import facets, urls
 from ..citations import bibtex, chicago
 from ..dates import PartialDate
+from ..ranking.people import index_for
 from .schemas import check_date, check_question
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,20 @@ def templates() -> Jinja2Templates:
     """The page templates, every value HTML-escaped unless a template says otherwise (none does)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(web_dir() / "templates"), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(urls=urls)
+    env.globals.update(urls=urls, person_href=person_href)
     return Jinja2Templates(env=env)
+
+
+def person_href(request: Request, name: str) -> str | None:
+    """The page of the person a name refers to, or None when no person of this archive has the name."""
+    canonical = index_for(request.app.state.archive.store).canonical(name.strip()) if name.strip() else None
+    return urls.person_page(canonical) if canonical else None
+
+
+def year_bars(timeline: list[dict[str, int]]) -> list[dict[str, Any]]:
+    """A person's documents per year, each with its bar's width (0–100 % of the busiest year)."""
+    busiest = max((entry["count"] for entry in timeline), default=1)
+    return [{**entry, "width": round(100 * entry["count"] / busiest, 1)} for entry in timeline]
 
 
 def install(app: FastAPI) -> None:
@@ -189,3 +202,16 @@ def document_page(request: Request, doc_id: str) -> HTMLResponse:
     context = {"doc": data, "paragraphs": paragraphs, "extra": extra, "chicago": chicago(doc),
                "bibtex": bibtex(doc), "title": doc.label(), "today": date.today().isoformat()}
     return pages.TemplateResponse(request, "document.html", context)
+
+
+@router.get("/people/{name:path}", response_class=HTMLResponse)
+def person_page(request: Request, name: str) -> HTMLResponse:
+    """One person: their names, life dates, documents per year and documents, and the page's JSON twin."""
+    found = request.app.state.archive.person(name)
+    pages = request.app.state.templates
+    if found is None:
+        log.info("no person known as %r", name)
+        return pages.TemplateResponse(request, "person.html", {"person": None, "name": name, "title": "Not found"},
+                                      status_code=404)
+    context = {"person": found, "name": name, "years": year_bars(found["timeline"]), "title": found["name"]}
+    return pages.TemplateResponse(request, "person.html", context)

@@ -98,12 +98,14 @@ def document(request: Request, doc_id: str) -> dict[str, Any]:
     return found
 
 
-@router.get("/people/{name}", response_model=responses.Person, responses=responses.NOT_FOUND)
+@router.get("/people/{name:path}", response_model=responses.Person, responses=responses.NOT_FOUND)
 def person(request: Request, name: str) -> dict[str, Any]:
-    """Who a name refers to in this archive (any name a document or aliases file writes, e.g. 'Filippov')."""
+    """Who a name refers to in this archive (any name a document or aliases file writes, e.g. 'Filippov'): their
+    other names, life dates, documents per year and documents, oldest first."""
     found = archive_of(request).person(name)
     if found is None:
-        raise HTTPException(status_code=404, detail=f"no person known as {name!r} in this archive")
+        raise HTTPException(status_code=404, detail=f"no person known as {name!r} in this archive; "
+                                                    "GET /api/facets lists the people it knows")
     return found
 
 
