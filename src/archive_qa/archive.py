@@ -107,8 +107,9 @@ class Archive:
         """One whole document with its citations (the `Document` shape), or None."""
         from .citations import with_citations
 
-        doc = self.document(doc_id)
-        return None if doc is None else with_citations(doc)
+        store = self.store
+        doc = store.document(doc_id)
+        return None if doc is None else with_citations(doc, store.passages(doc))
 
     def person(self, name: str) -> dict[str, Any] | None:
         """Who a name refers to (the `Person` shape), or None when no person of this archive has it."""

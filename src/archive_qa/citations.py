@@ -28,9 +28,9 @@ def formats(doc: Document) -> dict[str, Any]:
             "files": {style: urls.citation_file(doc.id, style) for style in STYLES}}
 
 
-def with_citations(doc: Document) -> dict[str, Any]:
-    """The `Document` shape: the whole document, full text included, with `formats` as `citations`."""
-    return {**doc.to_dict(with_text=True), "citations": formats(doc)}
+def with_citations(doc: Document, passages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The `Document` shape: the whole document, full text included, its passages, and `formats` as `citations`."""
+    return {**doc.to_dict(with_text=True), "passages": passages or [], "citations": formats(doc)}
 
 
 def citation(doc: Document) -> str:

@@ -261,11 +261,12 @@ def _show(args: argparse.Namespace) -> int:
     from .citations import with_citations
     from .store import Store
 
-    doc = Store.open(args.index).document(args.id)
+    store = Store.open(args.index)
+    doc = store.document(args.id)
     if doc is None:
         print(f"no document with id {args.id!r}; `archive-qa search` finds ids", file=sys.stderr)
         return 1
-    data = with_citations(doc)
+    data = with_citations(doc, store.passages(doc))
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -40,12 +40,31 @@ class DocumentFields(Shape):
     has_text: bool
 
 
+class Passage(Shape):
+    """A span of one field of a document: `document[field][start:end] == text`."""
+
+    field: str = Field(description="text, summary or title")
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    text: str
+
+
+class Snippet(Passage):
+    """The best span's neighbourhood in its field (keyword in context), the question's words marked."""
+
+    marks: list[list[int]] = Field(description="[start, end] of each question word, relative to `text`")
+    before: bool = Field(description="the field goes on before the snippet")
+    after: bool = Field(description="the field goes on after the snippet")
+
+
 class Result(DocumentFields):
     """One ranked document of a search."""
 
     score: float
     citation: str = Field(description="a short reference: label, date, source and link")
     duplicates: list[str] = Field(default_factory=list, description="ids of near-copies folded into this result")
+    evidence: list[Passage] = Field(default_factory=list, description="the best 1-3 spans for the question")
+    snippet: Snippet | None = None
 
 
 class Filters(Shape):
@@ -89,15 +108,17 @@ class Search(Shape):
 
 
 class Citation(Shape):
-    """One numbered citation of an answer."""
+    """One numbered citation of an answer: a document's span, or the people index."""
 
     marker: int = Field(description="the [n] in the answer")
-    id: str
+    kind: str = Field("document", description="document, or person (cited as the people index)")
+    id: str = Field(description="the document's id, or the person's canonical name")
     date: str | None = None
     date_display: str | None = None
     title: str | None = None
-    url: str = Field(description="this archive's page of the document")
+    url: str = Field(description="this archive's page of the document opened at the span, or of the person")
     source_url: str | None = Field(None, description="the original's address")
+    passage: Passage | None = Field(None, description="the span the sentence quotes")
 
 
 class AskFilters(Shape):
@@ -122,7 +143,7 @@ class Answer(Shape):
     answerable: bool
     documents: list[Result]
     interpreted: Interpreted
-    method: str = Field(description="extractive or generated")
+    method: str = Field(description="extractive, generated or people index")
     fallback: str | None = Field(None, description="why a generated answer was refused, when it was")
     filters: AskFilters
 
@@ -141,6 +162,7 @@ class Document(DocumentFields):
     """GET /api/documents/{id}, `archive-qa show --json`: one whole document."""
 
     text: str | None = Field(None, description="the full text, where the record has one")
+    passages: list[Passage] = Field(default_factory=list, description="the text's passages, as embedded and searched")
     citations: CitationFormats
 
 
@@ -148,6 +170,7 @@ class Stats(Shape):
     """GET /api/stats, `archive-qa stats --json`: what the index holds."""
 
     documents: int
+    passages: int = Field(0, description="passages of the full texts, each embedded and searchable")
     model: str
     dimension: int
     index_type: str

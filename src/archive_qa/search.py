@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import evidence
 from .citations import citation
 from .dates import PartialDate
 from .embedding import Embedder
@@ -50,11 +51,16 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
     else:
         c.query_vector = embedder.encode_query(request.query)
     pipeline.run(c)
+    ranked = [(row, c.documents[row]) for row, _ in c.kept]
+    spans = evidence.collect(store, request.query, c.vector() if ranked else None, ranked)
     results = []
     for row, score in c.kept:
         doc = c.documents[row]
+        best = spans.get(doc.id, [])
         results.append({**doc.to_dict(), "score": round(float(score), 6), "citation": citation(doc),
-                        "duplicates": [c.documents[other].id for other in c.dupes.get(row, ())]})
+                        "duplicates": [c.documents[other].id for other in c.dupes.get(row, ())],
+                        "evidence": [span.to_dict() for span in best],
+                        "snippet": evidence.snippet(doc, best[0], request.query) if best else None})
     verdict = c.verdict
     return {
         "query": request.query,

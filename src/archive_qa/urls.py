@@ -12,9 +12,17 @@ STATIC = "/static"
 FILTER_KEYS = ("date_from", "date_to", "person", "place", "region", "sort")
 
 
-def document_page(doc_id: str) -> str:
-    """The HTML page of one document."""
-    return f"/documents/{quote(doc_id, safe='')}"
+def document_page(doc_id: str, passage: Mapping[str, object] | None = None) -> str:
+    """The HTML page of one document; with a passage, opened at that span, highlighted (`?hl=FIELD:START-END#hl`)."""
+    page = f"/documents/{quote(doc_id, safe='')}"
+    if passage is None:
+        return page
+    return f"{page}?hl={quote(highlight(passage), safe=':')}#hl"
+
+
+def highlight(passage: Mapping[str, object]) -> str:
+    """A span as the `hl` parameter writes it: FIELD:START-END."""
+    return f"{passage['field']}:{passage['start']}-{passage['end']}"
 
 
 def document_json(doc_id: str) -> str:
