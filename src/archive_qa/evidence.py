@@ -27,6 +27,7 @@ PRONOUN_PENALTY = 0.15  # "He said …" loses its subject once quoted alone
 SNIPPET_WORDS = 14  # words either side of the first marked word
 _PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_TOKEN = re.compile(r"\S+")
 MIN_WORDS = 4  # a quotable sentence has at least this many words
 _NOT_PROSE = re.compile(  # datelines ("Moscow, July 17, 1951—6 p. m."), markings, cable references
     r"^\s*(?:[A-Z][A-Za-z .]{1,40}, (?:[A-Z][a-z]{2,9}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,9} \d{4})\s*[—–-]|"
@@ -82,8 +83,8 @@ def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[t
             for passage_row, start, end in sorted(text_passages, key=merit, reverse=True)[:PASSAGES_READ]:
                 spans += _sentence_spans(doc.text, "text", start, end, passage_similarity.get(passage_row, 0.0),
                                          weights, doc.title)
-        if not spans and doc.title:
-            spans = [Span("title", 0, len(doc.title), doc.title, similarity, similarity)]
+        if not spans:  # nothing reads as prose: the record's own words, as far as it has them
+            spans = _fallback(doc, passages.get(row, []), similarity)
         spans.sort(key=lambda s: -s.score)
         found[doc.id] = _distinct(spans)[:MAX_SPANS]
     return found
@@ -95,7 +96,8 @@ def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
     source = getattr(doc, span.field) or ""
     wanted = stems(question)
     hits = [m.span() for m in _WORD.finditer(source, span.start, span.end) if word_stem(m.group().lower()) in wanted]
-    words = [m.span() for m in re.finditer(r"\S+", source)]
+    reach = 40 * SNIPPET_WORDS  # characters either side, more than SNIPPET_WORDS words
+    words = [m.span() for m in _TOKEN.finditer(source, max(0, span.start - reach), span.end + reach)]
     anchor = hits[0][0] if hits else span.start
     at = next((i for i, (a, b) in enumerate(words) if b > anchor), 0)
     first, last = max(0, at - SNIPPET_WORDS), min(len(words), at + SNIPPET_WORDS + 1)
@@ -103,7 +105,19 @@ def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
     marks = [[a - start, b - start] for m in _WORD.finditer(source, start, end)
              if word_stem(m.group().lower()) in wanted for a, b in [m.span()]]
     return {"field": span.field, "start": start, "end": end, "text": source[start:end], "marks": marks,
-            "before": first > 0, "after": last < len(words)}
+            "before": bool(source[:start].strip()), "after": bool(source[end:].strip())}
+
+
+def _fallback(doc: Document, passages: list[tuple[int, int, int]], similarity: float) -> list[Span]:
+    """The summary, else the first passage, else the title, as one span (cut to MAX_SPAN_CHARS)."""
+    for field, start, end in (("summary", 0, len(doc.summary or "")),
+                              ("text", *(passages[0][1:] if passages else (0, 0))),
+                              ("title", 0, len(doc.title or ""))):
+        source = getattr(doc, field) or ""
+        if end > start and source[start:end].strip():
+            a, b = _bounded(source, start, end)
+            return [Span(field, a, b, source[a:b], similarity, similarity)]
+    return []
 
 
 def _summary_spans(doc: Document, similarity: float, weights: dict[str, float]) -> list[Span]:

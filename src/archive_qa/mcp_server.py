@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 NAME = "archive_qa"
 INSTRUCTIONS = ("An archive of dated historical documents. `search` ranks documents for a question (dates and "
                 "people in the question are read as filters), `ask` answers with every sentence cited, "
-                "`get_document` returns one whole document, `cite` formats a citation, `people` tells who a "
+                "`get_document` returns one whole document, `get_passage` the exact words of a cited span, "
+                "`cite` formats a citation, `people` tells who a "
                 "name refers to. Quote document ids and dates from the results; never invent them.")
 STYLES: dict[str, Callable[[Document], str]] = {  # a new style: one entry
     "chicago": chicago, "bibtex": bibtex, "ris": lambda doc: ris([doc]),
@@ -85,6 +86,20 @@ def build_server(archive: Archive) -> MCPServer:
         if found is None:
             raise ToolError(f"id: no document with id {id!r}; search finds ids")
         return responses.Document.model_validate(found)
+
+    @server.tool(annotations=READ_ONLY)
+    def get_passage(id: Annotated[str, Field(description="a document id from search or ask")],
+                    field: Annotated[Literal["text", "summary", "title"], Field(description="the field")] = "text",
+                    start: Annotated[int, Field(ge=0, description="first character, as in a citation's passage")] = 0,
+                    end: Annotated[int, Field(ge=1, description="character after the last")] = 1,
+                    ) -> responses.Passage:
+        """The exact words of a cited span (a citation's `passage`, or any field:start-end of a document)."""
+        doc = _document(archive, id)
+        value = getattr(doc, field) or ""
+        if not start < end <= len(value):
+            raise ToolError(f"end: the span {start}-{end} does not lie inside the {field} "
+                            f"({len(value)} characters) of {id!r}")
+        return responses.Passage(field=field, start=start, end=end, text=value[start:end])
 
     @server.tool(annotations=READ_ONLY)
     def cite(id: Annotated[str, Field(description="a document id from search or ask")],
