@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import quote, quote_plus, unquote
 
 import httpx
@@ -117,3 +118,32 @@ def test_a_person_named_in_markup_is_escaped_everywhere(hostile_server) -> None:
     assert "<script>window.__xss" not in html and "<b>bold</b>" not in html and "<i>Stalin</i>" not in html
     card = get(hostile_server, "/?q=" + quote_plus("armistice monitoring neutral inspection teams")).text
     assert f'<a href="{urls.person_page(name)}">&lt;i&gt;Stalin&lt;/i&gt;</a>' in card and "<i>Stalin</i>" not in card
+
+
+@pytest.mark.browser
+def test_reading_chip_opens_the_person_page_in_chromium(bundled_server) -> None:
+    from test_browser import CHROMIUM, SEED_QUESTION as ASKED  # the browser test's Chromium and question
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' brings playwright")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.set_default_timeout(60_000)
+        page.goto(bundled_server.url + "/")
+        page.get_by_label("Your question").fill(ASKED)
+        page.keyboard.press("Enter")
+        chip = page.locator("#turn1 a.person-chip", has_text="Joseph Stalin")  # rendered by chat.js
+        chip.click()
+        page.wait_for_url("**" + STALIN)
+        assert page.get_by_role("heading", level=1).inner_text() == "Joseph Stalin"
+        widths = page.eval_on_selector_all(".years .bar", "bars => bars.map(b => b.getBoundingClientRect().width)")
+        assert widths and max(widths) > 100 and min(widths) > 0
+        page.goto(bundled_server.url + urls.person_page(HOSTILE_NAMES[0]))
+        assert page.evaluate("window.__xss") is None and "No such person" in page.inner_text("h1")
+        browser.close()
+        assert not errors, errors
