@@ -59,7 +59,7 @@ def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[t
         return {}
     words = stems(question)
     rows = [row for row, _ in ranked]
-    passages = store.database.passages_of(rows)
+    passages = store.passages_of(rows)
     query = None if vector is None else np.asarray(vector, dtype=np.float32)
     doc_similarity = _cosines(store.stored_vectors()[np.asarray(rows)], query) if query is not None else None
     passage_rows = [p for found in passages.values() for p, _, _ in found]

@@ -193,7 +193,7 @@ def _embed(documents: list[Document], old: Store | None, old_keys: dict[str, tup
         else:
             fresh.append(row)
     passages = {row: found for row, doc in enumerate(documents) if with_passages and (found := split(doc.text))}
-    old_passages = old.database.passage_keys() if old is not None and passages else {}
+    old_passages = old.passage_keys() if old is not None and passages else {}
     old_passage_vectors = old.passage_vectors() if old_passages else None
     ordered = [(row, passage) for row in sorted(passages) for passage in passages[row]]
     passage_reuse = [(n, old_passages[p.key]) for n, (_, p) in enumerate(ordered) if p.key in old_passages]

@@ -78,6 +78,14 @@ class Store:
             self._stored_vectors = vectors
         return vectors
 
+    def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """doc row => [(passage row, start, end)] in text order."""
+        return self.database.passages_of(doc_rows)
+
+    def passage_keys(self) -> dict[str, int]:
+        """passage key => passage row, for reusing the vectors of unchanged passages."""
+        return self.database.passage_keys()
+
     def passages(self, doc: Document) -> list[dict[str, Any]]:
         """A document's passages as spans {field: "text", start, end, text}."""
         return [{"field": "text", "start": start, "end": end, "text": (doc.text or "")[start:end]}
