@@ -169,7 +169,8 @@ def person_answer(person: dict[str, Any], response: dict[str, Any], asked: str |
     """"Who was X?" from the people index: canonical name, life dates, other names, documents; cited as the index."""
     name = person["name"]
     life = f" ({person['born'] or '?'}–{person['died'] or ''})" if person.get("born") or person.get("died") else ""
-    others = [other for other in person.get("names") or person.get("aliases") or [] if other.lower() != name.lower()]
+    others = [other for other in person.get("other_names") or person.get("aliases") or []
+              if other.lower() != name.lower()]
     shown = ", ".join(others[:8]) + (" …" if len(others) > 8 else "")
     count = person.get("documents", 0)
     sentences = [f"{asked} is a name of {name}{life} in this archive's people index [1]."
