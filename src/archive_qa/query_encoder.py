@@ -6,12 +6,14 @@ A question is one short sequence. On a CPU its cost is streaming the weights thr
 of the second part (17 -> 13.5 ms a new FRUS question at one thread). Dynamic int8 MatMuls in ONNX Runtime
 (per-channel weights, activations quantised per call) cut the first part; the first layer's feed-forward pair,
 the layers most sensitive to int8 here, stays fp32, so no dev condition loses more than 0.005 nDCG@10 with
-the documents' fp32 vectors (bench/encoder_candidates.py: encode p50 about 0.45x the fp32 graph's).
+the documents' fp32 vectors (bench/encoder_candidates.py: encode p50 0.39-0.45x the fp32 graph's, at
+about 116 MiB more RSS, README "Question encoder").
 Each encoder is kept only if it gives the library's vectors on probe sentences (int8: within MIN_COSINE;
 fp32 graph: within TOLERANCE); otherwise the next is tried, and last the library itself."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import tempfile
 import warnings
@@ -125,6 +127,7 @@ def onnx_encoder(model: Any, int8: bool = True, exclude: Sequence[str] = FP32_NO
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    gc.collect()  # the export's and the quantiser's model copies, before malloc_trim can hand them back
     return OnnxEncoder(session, model)
 
 
