@@ -50,10 +50,10 @@ class Archive:
                     try:
                         fresh = Store.open(self.index_dir, self._store.model)
                     except IndexError_ as error:
-                        log.error("still serving generation %s: %s", self._store.generation.name, error)
+                        log.error("still serving generation %s: %s", self._store.generation_id, error)
                         self._pointer = stamp
                         return self._store
-                    log.info("switched to generation %s", fresh.generation.name)
+                    log.info("switched to generation %s", fresh.generation_id)
                     self._store, self._pointer = fresh, stamp
         return self._store
 

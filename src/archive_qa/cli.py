@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import signal
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
@@ -314,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .embedding import ModelNotFoundError
     from .indexing import IngestRefused
     from .records import CollectionError
-    from .store import IndexError_
+    from .store import DATABASE_ERRORS, IndexError_
 
     try:
         return COMMANDS[args.command](args)
@@ -329,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"archive-qa {args.command}: interrupted; the index is as it was before", file=sys.stderr)
         return 130
-    except sqlite3.DatabaseError as error:  # a damaged page found only when read
+    except DATABASE_ERRORS as error:  # a damaged page found only when read
         print(f"archive-qa {args.command}: the index database is damaged ({error}); run `archive-qa check "
               f"--index {getattr(args, 'index', '')}` for the details and how to rebuild", file=sys.stderr)
         return 2

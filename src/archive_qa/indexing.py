@@ -15,7 +15,7 @@ from .places import locate
 from .records import CollectionError, RecordError, read_collection
 from .store import IndexMismatchError, IndexMissingError, Store
 from .store.layout import writer_lock
-from .store.store import write_generation
+from .store.store import stored_documents, write_generation
 
 log = logging.getLogger(__name__)
 
@@ -93,22 +93,9 @@ def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) 
 def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_size: int = 64,
             index_kind: str = "auto", progress: bool | None = None) -> IngestReport:
     """Re-embed every stored document with `model` (after a model change or a damaged vector file)."""
-    import sqlite3
-
-    from .store.database import Database
-    from .store.layout import IndexCorruptError, latest_database
-
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
-        path = latest_database(index_dir)  # falls back to the newest generation when CURRENT is damaged
-        try:
-            database = Database(path)
-            documents = [locate(doc) for _, doc, _ in database.iter_documents()]
-            database.close()
-        except (sqlite3.Error, ValueError) as error:
-            raise IndexCorruptError(f"{path} is damaged ({error}), so reindex cannot rebuild from it; delete "
-                                    f"{index_dir} and run `archive-qa ingest FILE... --index {index_dir}` "
-                                    "with the original collection files") from None
+        documents = [locate(doc) for doc in stored_documents(index_dir)]
         embedder = get_embedder(model, device, batch_size)
         vectors = embedder.encode_documents([d.embedding_text() for d in documents], progress)
         write_generation(index_dir, documents, vectors, model, index_kind)
@@ -126,7 +113,7 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
         merged: dict[str, Document] = {}
         old_keys: dict[str, tuple[int, str]] = {}  # id => (row, embed_key)
         if old is not None:
-            for row, doc, key in old.database.iter_documents():
+            for row, doc, key in old.iter_documents():
                 merged[doc.id] = doc
                 old_keys[doc.id] = (row, key)
         if sync:
@@ -155,7 +142,6 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
 def _vectors_for(documents: list[Document], old: Store | None, old_keys: dict[str, tuple[int, str]], model: str,
                  device: str, batch_size: int, progress: bool | None, report: IngestReport) -> np.ndarray:
     """Row-aligned vectors: reused where the embedded text is unchanged, embedded otherwise."""
-    stored = old.stored_vectors() if old is not None else None
     reuse: list[tuple[int, int]] = []  # (new row, old row)
     fresh: list[int] = []
     for row, doc in enumerate(documents):
@@ -165,7 +151,7 @@ def _vectors_for(documents: list[Document], old: Store | None, old_keys: dict[st
         else:
             fresh.append(row)
     report.embedded = len(fresh)
-    dimension = stored.shape[1] if stored is not None else None
+    dimension = old.vectors_of([0]).shape[1] if old is not None and old.count() else None
     new_vectors = None
     if fresh:
         embedder = get_embedder(model, device, batch_size)
@@ -179,7 +165,7 @@ def _vectors_for(documents: list[Document], old: Store | None, old_keys: dict[st
     vectors = np.zeros((len(documents), dimension or 1), dtype=np.float32)
     if reuse:
         new_rows, old_rows = (np.array(x) for x in zip(*reuse))
-        vectors[new_rows] = stored[old_rows]
+        vectors[new_rows] = old.vectors_of(old_rows)
     if fresh:
         vectors[np.array(fresh)] = new_vectors
     return vectors

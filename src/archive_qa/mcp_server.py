@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import sys
-import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from .archive import Archive, open_index
 from .citations import bibtex, chicago, csl_item, ris
 from .documents import Document
 from .ranking.people import index_for
+from .store.base import StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,6 @@ STYLES: dict[str, Callable[[Document], str]] = {  # a new style: one entry
     "chicago": chicago, "bibtex": bibtex, "ris": lambda doc: ris([doc]),
     "csl-json": lambda doc: json.dumps(csl_item(doc), ensure_ascii=False)}
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-_COUNTS: dict[str, Counter[str]] = {}  # generation => documents per canonical person
-_COUNTS_LOCK = threading.Lock()
 
 
 class DocumentOut(BaseModel):
@@ -181,23 +179,17 @@ def _document(archive: Archive, doc_id: str) -> Document:
     return doc
 
 
-def _person_counts(store: Any) -> Counter[str]:
-    """Documents per canonical person (by, to or naming them) in a store's generation, counted once and cached."""
-    key = str(store.generation)
-    with _COUNTS_LOCK:
-        counts = _COUNTS.get(key)
-    if counts is not None:
+def _person_counts(store: StoreReader) -> Counter[str]:
+    """Documents per canonical person (by, to or naming them) in a store's generation, counted once and kept on it."""
+    def build() -> Counter[str]:
+        index = index_for(store)
+        counts: Counter[str] = Counter()
+        for _, doc, _ in store.iter_documents():
+            involved = index.involvement(doc)
+            counts.update(involved.named | involved.authors)
         return counts
-    index = index_for(store)
-    counts = Counter()
-    for _, doc, _ in store.database.iter_documents():
-        involved = index.involvement(doc)
-        counts.update(involved.named | involved.authors)
-    with _COUNTS_LOCK:
-        _COUNTS[key] = counts
-        while len(_COUNTS) > 2:  # older generations are gone after an ingest
-            _COUNTS.pop(next(iter(_COUNTS)))
-    return counts
+
+    return store.cached("person counts", build)
 
 
 def http_app(archive: Archive, *, path: str = "/", stateless: bool = True,
