@@ -13,7 +13,7 @@ from .documents import Document
 from .embedding import get_embedder
 from .places import locate
 from .records import CollectionError, RecordError, read_collection
-from .store import IndexMismatchError, IndexMissingError, Store
+from .store import IndexMismatchError, IndexMissingError, Store, StoreReader, open_store, open_writer
 from .store.layout import writer_lock
 from .store.store import stored_documents, write_generation
 
@@ -59,12 +59,13 @@ def read_batch(paths: Sequence[str | Path]) -> tuple[list[Document], list[Record
 
 def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, strict: bool = False,
            sync: bool = False, device: str = "auto", batch_size: int = 64, index_kind: str = "auto",
-           progress: bool | None = None) -> IngestReport:
+           progress: bool | None = None, store: str | None = None) -> IngestReport:
     """Add or replace the documents of `paths` in the index.
 
     Args:
         sync: make the index hold exactly these files' documents: ids not in the batch are removed
             (their vectors are still reused for unchanged documents).
+        store: a postgresql:// URL to write to instead of `index_dir` (also ARCHIVE_QA_STORE).
 
     Raises:
         CollectionError: a file is missing, empty or unreadable (nothing is written).
@@ -80,7 +81,8 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
         raise IngestRefused(errors, "no valid record in the batch")
     if not documents:
         raise CollectionError(f"no valid records in {', '.join(map(str, paths))}; nothing was ingested")
-    return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress, sync)
+    return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress, sync,
+                  store)
 
 
 def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
@@ -103,11 +105,13 @@ def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_si
 
 
 def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: list[str], report: IngestReport,
-           device: str, batch_size: int, index_kind: str, progress: bool | None, sync: bool = False) -> IngestReport:
+           device: str, batch_size: int, index_kind: str, progress: bool | None, sync: bool = False,
+           store: str | None = None) -> IngestReport:
     """Merge changes into the current generation under the writer lock and publish the result."""
-    with writer_lock(index_dir):
+    writer = open_writer(index_dir, store)
+    with writer.lock():
         try:
-            old = Store.open(index_dir, model)
+            old = open_store(index_dir, store, model)
         except IndexMissingError:
             old = None
         merged: dict[str, Document] = {}
@@ -134,12 +138,12 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
         vectors = _vectors_for(documents, old, old_keys, model, device, batch_size, progress, report)
         if not documents:
             raise IndexMismatchError("removing these ids would leave the index empty; delete the index directory instead")
-        write_generation(index_dir, documents, vectors, model, index_kind)
+        writer.publish(documents, vectors, model, index_kind)
         report.total = len(documents)
         return report
 
 
-def _vectors_for(documents: list[Document], old: Store | None, old_keys: dict[str, tuple[int, str]], model: str,
+def _vectors_for(documents: list[Document], old: StoreReader | None, old_keys: dict[str, tuple[int, str]], model: str,
                  device: str, batch_size: int, progress: bool | None, report: IngestReport) -> np.ndarray:
     """Row-aligned vectors: reused where the embedded text is unchanged, embedded otherwise."""
     reuse: list[tuple[int, int]] = []  # (new row, old row)

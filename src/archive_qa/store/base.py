@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -138,6 +139,9 @@ class StoreReader(Protocol):
 
 class StoreWriter(Protocol):
     """Builds a new generation from documents and row-aligned vectors and publishes it whole, or not at all."""
+
+    def lock(self, wait: bool = True) -> AbstractContextManager[None]:
+        """Hold the store's single-writer lock (another ingest waits, or fails when wait is False)."""
 
     def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto") -> str:
         """Write and publish a generation; returns its id. Readers see the old one or the new one, never half."""

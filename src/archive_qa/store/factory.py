@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from .base import StoreReader, StoreWriter
@@ -20,13 +21,20 @@ def store_url(url: str | None = None) -> str | None:
     return url
 
 
-def open_store(index_dir: str | Path | None = None, url: str | None = None, model: str | None = None) -> StoreReader:
-    """The current generation of the store named by `url` (or ARCHIVE_QA_STORE), else of `index_dir`."""
+def open_store(index_dir: str | Path | None = None, url: str | None = None, model: str | None = None,
+               replicas: Sequence[str] = ()) -> StoreReader:
+    """The current generation of the store named by `url` (or ARCHIVE_QA_STORE), else of `index_dir`.
+
+    With a server, reads go to `replicas` (ARCHIVE_QA_READ_REPLICA, comma-separated, when none are given)
+    and fall back to the primary `url` when none answers.
+    """
     url = store_url(url)
     if url is not None:
         from .postgres import PostgresStore  # psycopg is needed only for a server
 
-        return PostgresStore.open(url, model)
+        replicas = list(replicas) or [r.strip() for r in os.environ.get("ARCHIVE_QA_READ_REPLICA", "").split(",")
+                                      if r.strip()]
+        return PostgresStore.open(url, model, replicas)
     if index_dir is None:
         raise IndexError_("no store given; pass --index DIR (embedded) or --store postgresql://…")
     from .store import Store

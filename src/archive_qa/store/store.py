@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +20,7 @@ from .base import Filters, GenerationCache, Ranking
 from .database import Database, create, filter_sql, fts_phrases
 from .layout import (
     DATABASE, FAISS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
-    current_generation, latest_database, new_generation_dir, publish, read_manifest, rebuild_hint,
+    current_generation, latest_database, new_generation_dir, publish, read_manifest, rebuild_hint, writer_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -262,6 +263,10 @@ class EmbeddedWriter:
 
     def __init__(self, index_dir: str | Path) -> None:
         self.index_dir = Path(index_dir)
+
+    def lock(self, wait: bool = True) -> AbstractContextManager[None]:
+        """The index directory's single-writer lock."""
+        return writer_lock(self.index_dir, wait)
 
     def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto") -> str:
         """Write and publish a generation; returns its name."""
