@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--index", default=settings.get("index_dir"), help="index directory (ARCHIVE_QA_INDEX)")
+        p.add_argument("--store", help="a postgresql:// URL to use instead of --index (ARCHIVE_QA_STORE)")
+        p.add_argument("--read-replica", action="append", default=[], metavar="URL",
+                       help="a PostgreSQL replica to read from, falling back to --store (ARCHIVE_QA_READ_REPLICA)")
         return p
 
     p = with_index(sub.add_parser("ingest", help="add or replace documents from JSONL, JSON or CSV files"))
@@ -162,9 +166,9 @@ def _check(args: argparse.Namespace) -> int:
 
 @command("stats")
 def _stats(args: argparse.Namespace) -> int:
-    from .store import Store
+    from .store import open_store
 
-    stats = Store.open(args.index).stats()
+    stats = open_store(args.index).stats()
     if args.json:
         print(json.dumps(stats, indent=2))
     else:
@@ -257,9 +261,9 @@ def _ask(args: argparse.Namespace) -> int:
 
 @command("show")
 def _show(args: argparse.Namespace) -> int:
-    from .store import Store
+    from .store import open_store
 
-    doc = Store.open(args.index).document(args.id)
+    doc = open_store(args.index).document(args.id)
     if doc is None:
         print(f"no document with id {args.id!r}; `archive-qa search` finds ids", file=sys.stderr)
         return 1
@@ -308,6 +312,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "ingest":
         logging.getLogger("archive_qa").setLevel(logging.INFO)
+    if getattr(args, "store", None):  # every command then opens the server's store (store/factory.py)
+        os.environ["ARCHIVE_QA_STORE"] = args.store
+    if getattr(args, "read_replica", None):
+        os.environ["ARCHIVE_QA_READ_REPLICA"] = ",".join(args.read_replica)
     if args.command in ("ingest", "remove", "reindex"):  # `kill` (SIGTERM) then cleans up as ctrl-C does
         signal.signal(signal.SIGTERM, _interrupt)
     from .embedding import ModelNotFoundError
