@@ -80,7 +80,7 @@ def binaries() -> Path:
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 
-def _user() -> pwd.struct_passwd | None:
+def server_user() -> pwd.struct_passwd | None:
     """The unprivileged user to run the servers as when we are root (created when missing), else None."""
     if os.geteuid() != 0:
         return None
@@ -177,7 +177,7 @@ def stop_server(data: Path, user: pwd.struct_passwd | None, mode: str = "fast") 
 
 def start(cluster: Cluster, replica: bool = True) -> Cluster:
     """Initialise (once) and start the primary, and a streaming replica cloned from it, under `cluster.root`."""
-    user = _user()
+    user = server_user()
     root = cluster.root.resolve()
     cluster = Cluster(root, cluster.port, cluster.replica_port)
     root.mkdir(parents=True, exist_ok=True)
@@ -217,7 +217,7 @@ def start(cluster: Cluster, replica: bool = True) -> Cluster:
 
 def stop(cluster: Cluster) -> None:
     """Stop the replica, then the primary; data stays for the next start."""
-    user = _user()
+    user = server_user()
     for data in (cluster.replica_dir, cluster.primary_dir):
         stop_server(data, user)
 

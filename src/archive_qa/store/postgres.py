@@ -9,6 +9,7 @@ index; a phrase's per-field count is the least count of its words (an upper boun
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
@@ -21,7 +22,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
-from pgvector.psycopg import register_vector
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..documents import Document
@@ -33,6 +33,7 @@ from .layout import IndexError_, IndexMismatchError, IndexMissingError, IndexWri
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+POOL_SIZE = 8  # connections per server and process: API workers x POOL_SIZE must stay under max_connections
 EXACT_LIMIT = 100_000  # below: exact k-NN (a sequential scan); above: an HNSW index (not measured here yet)
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 KEEP = 2  # published generations kept (the one before serves readers that opened it, and lagging replicas)
@@ -81,36 +82,41 @@ def _table(generation: int) -> str:
 
 
 def _configure(connection: psycopg.Connection) -> None:
-    """A new pooled connection: pgvector's types, autocommit reads."""
+    """A new pooled connection: autocommit reads (vectors travel as text and real[], so no type registration
+    is needed, and a connection made before pgvector was installed works once it is)."""
     connection.autocommit = True
-    try:
-        register_vector(connection)
-    except psycopg.ProgrammingError:  # no collection yet, so no pgvector: such a connection only finds that out
-        log.debug("pgvector is not installed in this database yet")
 
 
-def _pool(url: str, size: int, name: str) -> ConnectionPool:
-    """A connection pool that does not wait for its server (a down replica must not block opening)."""
-    return ConnectionPool(url, min_size=1, max_size=size, configure=_configure, open=True, timeout=3.0,
-                          reconnect_timeout=30.0, name=name, kwargs={"connect_timeout": 3})
+_POOLS: dict[str, ConnectionPool] = {}  # one pool per server URL for the whole process, closed at exit
+_POOLS_LOCK = threading.Lock()
+
+
+def pool(url: str, size: int = POOL_SIZE) -> ConnectionPool:
+    """The process's connection pool to one server; opening does not wait for it (a replica may be down)."""
+    with _POOLS_LOCK:
+        found = _POOLS.get(url)
+        if found is None:
+            found = _POOLS[url] = ConnectionPool(
+                url, min_size=1, max_size=size, configure=_configure, open=True, timeout=3.0, reconnect_timeout=30.0,
+                name=f"archive_qa {_safe(url)}", kwargs={"connect_timeout": 3})
+        return found
+
+
+@atexit.register
+def close_pools() -> None:
+    """Close every pool (at exit, and in tests that restart servers)."""
+    with _POOLS_LOCK:
+        for found in _POOLS.values():
+            found.close()
+        _POOLS.clear()
 
 
 class Reader:
     """Connections for reads: the replicas in turn, the primary when none answers."""
 
-    def __init__(self, primary: str, replicas: Sequence[str] = (), size: int = 8) -> None:
+    def __init__(self, primary: str, replicas: Sequence[str] = ()) -> None:
         self.urls = list(replicas) + [primary]
-        self._pools: dict[str, ConnectionPool] = {}
         self._down_until: dict[str, float] = {}
-        self._size = size
-        self._lock = threading.Lock()
-
-    def _pool_for(self, url: str) -> ConnectionPool:
-        with self._lock:
-            pool = self._pools.get(url)
-            if pool is None:
-                pool = self._pools[url] = _pool(url, self._size, f"archive_qa {url.rsplit('@', 1)[-1]}")
-            return pool
 
     def run(self, work: Callable[[psycopg.Connection], T]) -> T:
         """`work` on a connection to the first server that answers; a server that fails is skipped a while."""
@@ -119,22 +125,15 @@ class Reader:
         candidates = [u for u in self.urls if self._down_until.get(u, 0.0) <= now] or self.urls[-1:]
         for url in candidates:
             try:
-                with self._pool_for(url).connection() as connection:
+                with pool(url).connection() as connection:
                     return work(connection)
             except (psycopg.OperationalError, PoolTimeout) as error:
                 last = error
                 if url != self.urls[-1]:
-                    log.warning("replica %s failed (%s); reading from the next server", url.rsplit("@", 1)[-1], error)
+                    log.warning("replica %s failed (%s); reading from the next server", _safe(url), error)
                 self._down_until[url] = time.monotonic() + RETRY_REPLICA_S
         raise IndexError_(f"no PostgreSQL server answers ({last}); start them (`make postgres`) or check "
                           f"--store / --read-replica") from last
-
-    def close(self) -> None:
-        """Close every pool."""
-        with self._lock:
-            for pool in self._pools.values():
-                pool.close()
-            self._pools.clear()
 
 
 def current(connection: psycopg.Connection) -> dict[str, Any] | None:
@@ -280,7 +279,7 @@ class PostgresStore:
         if k <= 0:
             return []
         where, params = self._where(filters)
-        vector = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        vector = _vector_text(query)
 
         def work(connection: psycopg.Connection) -> list[tuple[int, float]]:
             with connection.transaction():
@@ -288,8 +287,8 @@ class PostgresStore:
                     connection.execute(f"SET LOCAL hnsw.ef_search = {max(100, int(k))}")
                     connection.execute("SET LOCAL hnsw.iterative_scan = strict_order")
                 return connection.execute(
-                    f"SELECT d.row, -(d.embedding <#> %s) FROM {self.t}_documents d WHERE {where} "
-                    f"ORDER BY d.embedding <#> %s LIMIT %s", [vector, *params, vector, int(k)]).fetchall()
+                    f"SELECT d.row, -(d.embedding <#> %s::vector) FROM {self.t}_documents d WHERE {where} "
+                    f"ORDER BY d.embedding <#> %s::vector LIMIT %s", [vector, *params, vector, int(k)]).fetchall()
 
         return [(int(r), float(s)) for r, s in self.reader.run(work)]
 
@@ -389,12 +388,11 @@ class PostgresStore:
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows`, in that order, as float32."""
         wanted = [int(r) for r in rows]
-        found = dict(self._rows(f"SELECT row, embedding FROM {self.t}_documents WHERE row = ANY(%s)",
+        found = dict(self._rows(f"SELECT row, embedding::real[] FROM {self.t}_documents WHERE row = ANY(%s)",
                                 (sorted(set(wanted)),)))
         out = np.empty((len(wanted), int(self.info["dimension"])), dtype=np.float32)
         for i, row in enumerate(wanted):
-            value = found[row]
-            out[i] = value.to_numpy() if hasattr(value, "to_numpy") else value
+            out[i] = found[row]
         return out
 
     def document_frequencies(self, words: Sequence[str]) -> dict[str, int]:
@@ -483,7 +481,6 @@ class PostgresWriter:
         kind = ("flat" if len(documents) < EXACT_LIMIT else "hnsw") if index_kind == "auto" else index_kind
         with self._connect() as connection:
             connection.execute(SCHEMA)
-            register_vector(connection)
             self._remove_unfinished(connection)
             generation = connection.execute(
                 "INSERT INTO archive_qa_generations (model, dimension, count, index_type) VALUES (%s, %s, %s, %s) "
@@ -612,7 +609,7 @@ def _tsvector(fields: list[list[str]]) -> str:
 
 def _vector_text(vector: np.ndarray) -> str:
     """pgvector's text form."""
-    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32)) + "]"
+    return "[" + ",".join(repr(float(x)) for x in np.asarray(vector, dtype=np.float32).reshape(-1)) + "]"
 
 
 def _safe(url: str) -> str:
