@@ -83,13 +83,13 @@ def build_indexes(work: Path, frus: Path, seed: Path, wcda: Path) -> dict[str, P
     for name, paths in plan.items():
         if not (work / name / "CURRENT").exists():
             log.info("building the %s index", name)
-            ingest(work / name, paths, MODEL)
+            ingest(work / name, paths, MODEL, passages=False)  # ranking reads no passages: 51k fewer to embed
     mixed = work / "mixed"
     if not (mixed / "CURRENT").exists():
         log.info("building the mixed index from a copy of the FRUS index")
         shutil.rmtree(mixed, ignore_errors=True)
         shutil.copytree(work / "frus", mixed)
-        ingest(mixed, [seed, wcda], MODEL)
+        ingest(mixed, [seed, wcda], MODEL, passages=False)
     return {name: work / name for name in ("frus", "seed", "wcda", "mixed")}
 
 

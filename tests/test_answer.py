@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from archive_qa import support, urls
 from archive_qa.answer import NO_ANSWER, markers, split_sentences
 from archive_qa.archive import Archive, open_index
 from archive_qa.citations import bibtex, chicago
@@ -33,8 +34,9 @@ def bundled_archive(bundled_index: Path) -> Archive:
     return open_index(bundled_index)
 
 
-def assert_resolves(response: dict[str, Any]) -> None:
-    """Every marker points at a citation, every citation at a returned document, every sentence has a marker."""
+def assert_resolves(response: dict[str, Any], archive: Archive | None = None) -> None:
+    """Every marker points at a citation, every citation at a returned document and its quoted span, every
+    sentence has a marker; with `archive`, every span slices out of its document exactly."""
     ids = {doc["id"] for doc in response["documents"]}
     cited = {c["marker"]: c for c in response["citations"]}
     if not response["answerable"]:
@@ -44,8 +46,17 @@ def assert_resolves(response: dict[str, Any]) -> None:
     assert used, response["answer"]
     assert set(used) == set(cited), (used, cited)
     for entry in response["citations"]:
+        if entry["kind"] == "person":
+            assert entry["url"] == urls.person_page(entry["id"]) and entry["passage"] is None
+            continue
         assert entry["id"] in ids
-        assert entry["url"] == f"/documents/{entry['id']}"
+        passage = entry["passage"]
+        assert set(passage) == {"field", "start", "end", "text"}
+        assert entry["url"] == urls.document_page(entry["id"], passage)
+        assert entry["url"].endswith(f"?hl={passage['field']}:{passage['start']}-{passage['end']}#hl")
+        if archive is not None:
+            doc = archive.document(entry["id"])
+            assert getattr(doc, passage["field"])[passage["start"]:passage["end"]] == passage["text"]
     for sentence in split_sentences(response["answer"]):
         assert markers(sentence), f"sentence without a marker: {sentence!r}"
 
@@ -135,11 +146,56 @@ def test_every_marker_of_every_dev_answer_resolves(name: str, seed_archive: Arch
     for item in questions:
         filters = item.get("filters") or {}
         response = archive.ask(item["q"], date_from=filters.get("date_from"), date_to=filters.get("date_to"))
-        assert_resolves(response)
+        assert_resolves(response, archive)
+        findings = support.check(response, archive.store.documents([c["id"] for c in response["citations"]]),
+                                 people_of(archive))
+        assert all(f.supported for f in findings), [(f.sentence, f.problems) for f in findings if not f.supported]
         answered += response["answerable"]
         if not item["rel"]:  # the judged "no answer in corpus" questions get the honest answer
             assert response["answer"] == NO_ANSWER, item["q"]
     assert answered, "some dev question must be answered, or this checks nothing"
+
+
+def people_of(archive: Archive) -> Any:
+    """text => the canonical people it names, by the archive's people index."""
+    from archive_qa.ranking.people import index_for, question_people
+
+    index = index_for(archive.store)
+    return lambda text: set(question_people(text, index)[0])
+
+
+def test_support_check_fails_a_wrong_span(seed_archive: Archive) -> None:
+    response = seed_archive.ask(SEED_QUESTION)
+    documents = seed_archive.store.documents([c["id"] for c in response["citations"]])
+    assert all(f.supported for f in support.check(response, documents, people_of(seed_archive)))
+    first = response["citations"][0]
+    summary = documents[first["id"]].summary
+    wrong = {"field": "summary", "start": 0, "end": 20, "text": summary[:20]}  # a real span, not the quoted one
+    broken = {**response, "citations": [{**first, "passage": wrong}, *response["citations"][1:]]}
+    verdict = support.check(broken, documents, people_of(seed_archive))[0]
+    assert not verdict.supported and "the quoted words are not the span's" in verdict.problems
+    forged = {**response, "citations": [{**first, "passage": {**first["passage"], "text": "Stalin agrees"}}]}
+    assert support.check(forged, documents)[0].problems == ["the passage does not slice out of its document"]
+    other = seed_archive.document("seed-06")  # another document's span, with its date and people
+    moved = {**response, "answer": "On 28 August 1951, Mao asks Stalin advice on 31 January 1952 [1].",
+             "citations": [{**first, "passage": wrong}]}
+    problems = support.check(moved, {**documents, other.id: other}, people_of(seed_archive))[0].problems
+    assert "number 1952 is not in the span" in problems and "person Mao Zedong is not in the span" in problems
+
+
+def test_who_was_answers_from_the_people_index(seed_archive: Archive) -> None:
+    response = seed_archive.ask("Who was Filippov?")
+    assert response["method"] == "people index" and response["answerable"]
+    assert response["answer"].startswith("Filippov is a name of Joseph Stalin (1879–1953)")
+    assert response["citations"][0]["kind"] == "person" and response["citations"][0]["id"] == "Joseph Stalin"
+    assert_resolves(response)
+
+
+def test_what_did_x_say_quotes_x_or_says_the_archive_has_other_voices(seed_archive: Archive) -> None:
+    said = seed_archive.ask("What did Li Kenong say about the armistice talks?")
+    assert said["answer"].startswith("The archive holds no words of Li Kenong") or \
+        all("seed-02" == c["id"] for c in said["citations"])
+    assert_resolves(said, seed_archive)
 
 
 # A real OpenAI-compatible chat endpoint on loopback: it answers with whatever the test sets as `reply`.
@@ -195,6 +251,7 @@ def test_generated_answer_uses_only_the_retrieved_documents(seed_archive: Archiv
     assert sent["body"]["model"] == "tiny-test-model"
     context = sent["body"]["messages"][1]["content"]
     assert "[1] date: 28 August 1951" in context and "does not agree in inviting neutral countries" in context
+    assert "passage: " in context and "text: " not in context  # passages, not the first characters of texts
     assert context.rstrip().endswith(f"Question: {SEED_QUESTION}")
 
 
@@ -209,10 +266,12 @@ def test_generated_markers_after_the_full_stop_are_tidied(seed_archive: Archive,
 
 
 @pytest.mark.parametrize("reply, status, reason", [
-    ("Stalin opposed neutral countries [7].", 200, "cites [7]"),
+    ("Stalin opposed neutral countries [99].", 200, "cites [99]"),
     ("Stalin opposed neutral countries [1]. Mao agreed fully.", 200, "carries no marker"),
     ("Stalin opposed neutral countries.", 200, "cites no document"),
     ("NO ANSWER", 200, "no answer"),
+    ("On 28 August 1951, Stalin opposed inviting 12 neutral countries [1].", 200, "number 12 is not in the span"),
+    ("On 3 March 1950, Stalin opposed inviting neutral countries [1].", 200, "is not the document's date"),
     ("ignored", 500, "500"),
 ])
 def test_generated_answer_failing_the_check_falls_back_to_extractive(

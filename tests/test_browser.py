@@ -145,3 +145,32 @@ def test_filters_show_regions_with_counts_and_narrow_the_answer(page, bundled_se
     page.get_by_role("button", name="Ask").click()
     page.locator("#turn2 .interpreted").wait_for()
     assert "in Middle East" in page.locator("#turn2 .interpreted").inner_text()
+
+
+def test_a_citation_opens_the_document_at_its_highlighted_span(browser, bundled_server, hostile_server) -> None:
+    """The answer's citation URL marks exactly its passage in <mark id="hl"> and scrolls to it, without JavaScript."""
+    import httpx
+
+    answer = httpx.post(bundled_server.url + "/api/ask", json={"question": "Dalai Lama asylum"}, timeout=60).json()
+    cited = next(c for c in answer["citations"] if c["passage"]["field"] == "text")
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 1000, "height": 700})
+    page = context.new_page()
+    page.goto(bundled_server.url + cited["url"])
+    mark = page.locator("mark#hl")
+    assert " ".join(page.locator(".text mark").all_inner_texts()).split() == cited["passage"]["text"].split()
+    assert mark.is_visible()
+    box = mark.bounding_box()
+    assert box is not None and 0 <= box["y"] < 700, box  # scrolled into view by the #hl fragment
+    assert page.locator("mark").count() >= 1 and page.locator("mark#hl").count() == 1
+
+    text = httpx.get(hostile_server.url + "/api/documents/evil-1", timeout=30).json()["text"]
+    start = text.index("<script>")
+    end = text.index("</script>") + len("</script>")
+    page.goto(f"{hostile_server.url}/documents/evil-1?hl=text:{start}-{end}#hl")
+    assert page.locator("mark#hl").inner_text() == "<script>window.__xss = 3</script>"  # shown as text
+    js = browser.new_context()
+    checked = js.new_page()
+    checked.goto(f"{hostile_server.url}/documents/evil-1?hl=text:{start}-{end}#hl")
+    assert checked.evaluate("typeof window.__xss") == "undefined"  # and never run
+    js.close()
+    context.close()

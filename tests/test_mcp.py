@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from conftest import ROOT, LiveServer  # noqa: E402
 
 SEED_QUESTION = "what did Stalin say about neutral countries?"
-TOOLS = {"search", "ask", "get_document", "cite", "people"}
+TOOLS = {"search", "ask", "get_document", "get_passage", "cite", "people"}
 TIMEOUT = 120  # seconds for a whole scenario (the stdio server loads the model first)
 
 Scenario = Callable[[ClientSession], Awaitable[None]]
@@ -64,8 +64,8 @@ def _text(result: Any) -> str:
     return "".join(getattr(block, "text", "") for block in result.content)
 
 
-async def lists_five_read_only_tools(session: ClientSession) -> None:
-    """All five tools, each with an input schema and an output schema, marked read-only."""
+async def lists_the_read_only_tools(session: ClientSession) -> None:
+    """All the tools, each with an input schema and an output schema, marked read-only."""
     tools = {tool.name: tool for tool in (await session.list_tools()).tools}
     assert set(tools) == TOOLS
     for tool in tools.values():
@@ -76,7 +76,8 @@ async def lists_five_read_only_tools(session: ClientSession) -> None:
     assert tools["search"].input_schema["required"] == ["question"]
     assert tools["search"].input_schema["properties"]["k"]["maximum"] == 100
     assert tools["cite"].input_schema["properties"]["style"]["enum"] == ["chicago", "bibtex", "ris", "csl-json"]
-    assert set(tools["people"].output_schema["properties"]) == {"name", "aliases", "born", "died", "documents"}
+    assert set(tools["people"].output_schema["properties"]) == {"name", "aliases", "born", "died", "documents",
+                                                                "other_names", "timeline", "undated", "items", "page"}
     assert {"id", "date", "text"} <= set(tools["get_document"].output_schema["properties"])
 
 
@@ -97,6 +98,11 @@ async def answers_with_real_content(session: ClientSession) -> None:
     assert "seed-03" in [c["id"] for c in answered["citations"]]
     follow_up = await call(session, "ask", question="and what did Mao say later?", history=[answered])
     assert follow_up["query"] != follow_up["question"]  # read with the previous question
+
+    passage = answered["citations"][0]["passage"]
+    quoted = await call(session, "get_passage", id=answered["citations"][0]["id"], **{
+        key: passage[key] for key in ("field", "start", "end")})
+    assert quoted == passage
 
     doc = await call(session, "get_document", id="seed-03")
     assert doc["id"] == "seed-03" and doc["date"] == "1951-08-28"
@@ -129,6 +135,8 @@ async def names_the_argument_of_a_bad_call(session: ClientSession) -> None:
     assert "date_from" in await refused(session, "search", question=SEED_QUESTION, date_from="Smarch 1951")
     assert "date_to" in await refused(session, "search", question=SEED_QUESTION, date_to="1951-13")
     assert "name" in await refused(session, "people", name="Nobody Inparticular")
+    assert "end" in await refused(session, "get_passage", id="seed-03", field="summary", start=0, end=99999)
+    assert "field" in await refused(session, "get_passage", id="seed-03", field="body", start=0, end=5)
     assert "question" in await refused(session, "search")  # missing altogether
     found = await call(session, "search", question=SEED_QUESTION, k=1)
     assert found["results"][0]["id"] == "seed-03"
@@ -136,7 +144,7 @@ async def names_the_argument_of_a_bad_call(session: ClientSession) -> None:
 
 async def everything(session: ClientSession) -> None:
     """The three checks in one session."""
-    await lists_five_read_only_tools(session)
+    await lists_the_read_only_tools(session)
     await answers_with_real_content(session)
     await names_the_argument_of_a_bad_call(session)
 
@@ -179,13 +187,10 @@ def seed_archive(seed_index: Path):
 
 @pytest.fixture(scope="module")
 def service(seed_archive) -> Iterator[LiveServer]:
-    """create_app with the MCP endpoint mounted at /mcp, as create_app will do it."""
+    """The service as `archive-qa serve` runs it: create_app mounts the MCP endpoint at /mcp."""
     from archive_qa.api.app import create_app
-    from archive_qa.mcp_server import mount
 
-    app = create_app(archive=seed_archive)
-    mount(app, app.state.archive)
-    with LiveServer(app) as server:
+    with LiveServer(create_app(archive=seed_archive)) as server:
         yield server
 
 
@@ -221,7 +226,7 @@ def test_http_app_under_a_plain_mount(seed_archive) -> None:
             yield
 
     async def scenario(session: ClientSession) -> None:
-        await lists_five_read_only_tools(session)
+        await lists_the_read_only_tools(session)
         assert (await call(session, "get_document", id="seed-03"))["date"] == "1951-08-28"
 
     with LiveServer(Starlette(routes=[Mount("/mcp", app=mcp_app)], lifespan=lifespan)) as server:

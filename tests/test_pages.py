@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import re
 from html.parser import HTMLParser
 from urllib.parse import quote_plus
@@ -121,14 +123,29 @@ def test_unknown_document_gets_a_404_page(bundled_server) -> None:
     assert page.status_code == 404 and "No such document" in page.text and "no-such-id" in page.text
 
 
+def test_document_page_marks_exactly_the_highlighted_span(bundled_server) -> None:
+    doc = httpx.get(bundled_server.url + "/api/documents/frus1951v07p2-d110", timeout=30).json()
+    passage = doc["passages"][1]
+    assert doc["text"][passage["start"]:passage["end"]] == passage["text"]
+    page = get(bundled_server, f"/documents/frus1951v07p2-d110?hl=text:{passage['start']}-{passage['end']}")
+    marked = re.findall(r"<mark[^>]*>(.*?)</mark>", page.text, re.DOTALL)
+    assert page.text.count('<mark id="hl">') == 1 and 'id="hl"' in page.text
+    assert " ".join(html.unescape("".join(marked)).split()) == " ".join(passage["text"].split())
+    for wrong in ("text:5-2", "text:0-99999999", "body:0-10", "text:x-y"):  # ignored: the page still opens
+        page = get(bundled_server, f"/documents/frus1951v07p2-d110?hl={wrong}")
+        assert page.status_code == 200 and "<mark" not in page.text
+
+
 def test_api_ask_returns_the_answer_shape(bundled_server) -> None:
     body = {"question": SEED_QUESTION, "filters": {"k": 5}}
     response = httpx.post(bundled_server.url + "/api/ask", json=body, timeout=60).json()
     assert set(response) >= {"answer", "answerable", "citations", "documents", "interpreted"}
     first = response["citations"][0]
     assert set(first) >= {"marker", "id", "date", "title", "url"}
-    assert (first["marker"], first["id"], first["date"], first["url"]) == (1, "seed-03", "1951-08-28",
-                                                                           "/documents/seed-03")
+    assert (first["marker"], first["id"], first["date"]) == (1, "seed-03", "1951-08-28")
+    passage = first["passage"]
+    assert first["url"] == f"/documents/seed-03?hl=summary:{passage['start']}-{passage['end']}#hl"
+    assert "neutral countries" in passage["text"]
     assert len(response["documents"]) == 5
     follow = httpx.post(bundled_server.url + "/api/ask", timeout=60, json={
         "question": "anything later than that?",

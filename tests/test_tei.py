@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -116,6 +117,21 @@ def test_fixture_volume_gives_every_field(tmp_path: Path) -> None:
         Person("Nikita S. Khrushchev", ("Khrushchev, Nikita S.", "Nikita Khrushchev")),
         Person("Llewellyn E. Thompson, Jr.", ("Thompson, Llewellyn E., Jr.", "Llewellyn Thompson")),
     ]
+
+
+def test_persons_list_feeds_the_people_index(tmp_path: Path, embedder) -> None:
+    path = tmp_path / "frus9999v01.xml"
+    path.write_text(VOLUME, encoding="utf-8")
+    ingest(tmp_path / "index", [path], MODEL)
+    assert json.loads((tmp_path / "index" / "frus9999v01.people.json").read_text())[0] == {
+        "name": "Nikita S. Khrushchev", "aliases": ["Khrushchev, Nikita S.", "Nikita Khrushchev"]}
+    archive = open_index(tmp_path / "index")
+    for written in ("Thompson, Llewellyn E., Jr.", "Llewellyn Thompson", "Thompson"):
+        assert archive.person(written)["name"] == "Llewellyn E. Thompson, Jr.", written
+    # data/people.json knows Khrushchev already: the volume's forms join that person rather than a second one
+    assert {archive.person(w)["name"] for w in ("Khrushchev, Nikita S.", "Nikita S. Khrushchev", "Khrushchev")} \
+        == {"Nikita Khrushchev"}
+    assert archive.person("Thompson")["documents"] >= 1
 
 
 def test_fixture_locations_and_bad_documents(tmp_path: Path) -> None:

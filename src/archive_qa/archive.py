@@ -131,6 +131,20 @@ class Archive:
         """One document by id, or None."""
         return self.store.document(doc_id)
 
+    def document_json(self, doc_id: str) -> dict[str, Any] | None:
+        """One whole document with its citations (the `Document` shape), or None."""
+        from .citations import with_citations
+
+        store = self.store
+        doc = store.document(doc_id)
+        return None if doc is None else with_citations(doc, store.passages(doc))
+
+    def person(self, name: str) -> dict[str, Any] | None:
+        """Who a name refers to (the `Person` shape), or None when no person of this archive has it."""
+        from .directory import person
+
+        return person(self.store, name)
+
     def stats(self) -> dict[str, Any]:
         """Counts, date span, sizes and model."""
         return self.store.stats()

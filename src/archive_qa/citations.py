@@ -14,11 +14,23 @@ import warnings
 from functools import lru_cache
 from typing import Any
 
+from . import urls
 from .documents import Document
 
 CHICAGO_STYLE = "chicago-notes-bibliography-17th-edition"
 _RENDERING = threading.Lock()
 STYLES = ("chicago", "bibtex", "ris", "csl-json")
+
+
+def formats(doc: Document) -> dict[str, Any]:
+    """The `CitationFormats` shape: the document in every standard format, and each one's download."""
+    return {"chicago": chicago(doc), "bibtex": bibtex(doc), "ris": ris([doc]), "csl_json": csl_item(doc),
+            "files": {style: urls.citation_file(doc.id, style) for style in STYLES}}
+
+
+def with_citations(doc: Document, passages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The `Document` shape: the whole document, full text included, its passages, and `formats` as `citations`."""
+    return {**doc.to_dict(with_text=True), "passages": passages or [], "citations": formats(doc)}
 
 
 def citation(doc: Document) -> str:

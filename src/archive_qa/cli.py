@@ -261,13 +261,15 @@ def _ask(args: argparse.Namespace) -> int:
 
 @command("show")
 def _show(args: argparse.Namespace) -> int:
+    from .citations import with_citations
     from .store import open_store
 
-    doc = open_store(args.index).document(args.id)
+    store = open_store(args.index)
+    doc = store.document(args.id)
     if doc is None:
         print(f"no document with id {args.id!r}; `archive-qa search` finds ids", file=sys.stderr)
         return 1
-    data = doc.to_dict(with_text=True)
+    data = with_citations(doc, store.passages(doc))
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:

@@ -154,27 +154,51 @@ def ask(archive: Any, question: str, history: list[dict[str, Any]] | None = None
     fallback: str | None = None
     use_llm = generate if generate is not None else llm.enabled()
     if use_llm and response.get("answerable", bool(response.get("results"))):
-        top = response.get("results", [])[:llm.CONTEXT_DOCUMENTS]
-        texts = {i: d.text for i, d in lookup([r["id"] for r in top]).items() if d.text}
         try:
-            result = llm.generate(question if reading.follows is None else query, response, texts)
+            result = llm.generate(question if reading.follows is None else query, response,
+                                  _support_check(archive.store))
         except llm.GenerationError as error:
             log.warning("generated answer refused, extractive answer instead: %s", error)
             fallback = str(error)
     if result is None:
-        result = extractive.compose(query, response, archive.embedder, lookup,
-                                    chronological=True if sort == "date" else None)
-        if use_llm:
-            result["fallback"] = fallback
+        who = extractive.asks_who(question) if reading.follows is None else None
+        found = archive.person(who) if who else None
+        if found is not None:
+            result = extractive.person_answer(found, response, who)
+        else:
+            result = extractive.compose(query, response, lookup, chronological=True if sort == "date" else None,
+                                        authors=_authors(archive.store))
+        result["fallback"] = fallback
     if sort == "date":
         result["documents"] = sorted(result["documents"],
                                      key=lambda r: r.get("date") or r.get("date_inferred") or "9999")
     interpreted = dict(result.get("interpreted") or {})
-    if reading.follows is not None:
-        interpreted["follow_up"] = reading.interpreted()
+    interpreted["follow_up"] = reading.interpreted() if reading.follows is not None else None
     return {"question": question, "query": query, **result, "interpreted": interpreted,
             "filters": {"date_from": options["date_from"], "date_to": options["date_to"], "person": people,
                         "place": places, "region": regions, "sort": sort, "interpret": interpret}}
+
+
+def _support_check(store: Any) -> Any:
+    """answer => the support check's findings, with the people of `store`'s people index."""
+    from . import support
+    from .ranking.people import index_for, question_people
+
+    index = index_for(store)
+
+    def people(text: str) -> set[str]:
+        return set(question_people(text, index)[0])
+
+    return lambda answer: support.check(answer, store.documents([c["id"] for c in answer.get("citations", [])]),
+                                        people)
+
+
+def _authors(store: Any) -> Any:
+    """Document => the canonical people who wrote or said it, read by the people index of `store`."""
+    from .ranking.people import index_for
+
+    index = index_for(store)
+    return lambda doc: index.involvement(doc).authors
 
 
 def _listed(value: str | list[str] | None) -> list[str]:

@@ -51,8 +51,7 @@ class Facets:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of /api/facets."""
         def listed(facets: list[Facet]) -> list[dict[str, Any]]:
-            return [{"value": f.value, "count": f.count, **({"born": f.born, "died": f.died} if f.born or f.died
-                                                               else {})} for f in facets]
+            return [{"value": f.value, "count": f.count, "born": f.born, "died": f.died} for f in facets]
 
         return {"documents": self.documents, "first_date": self.first_date, "last_date": self.last_date,
                 "years": listed(self.years), "regions": listed(self.regions), "people": listed(self.people),

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from .documents import Document
+from . import settings
 from .embedding import get_embedder
+from .passages import Passage, split
 from .places import locate
 from .records import CollectionError, RecordError, read_collection
 from .store import IndexMismatchError, IndexMissingError, Store, StoreReader, open_store, open_writer
@@ -36,6 +38,8 @@ class IngestReport:
     replaced: int = 0
     removed: int = 0
     embedded: int = 0
+    passages: int = 0  # passages of the full texts in the index
+    passages_embedded: int = 0  # of which embedded now (the others kept their vectors)
     total: int = 0
     errors: list[RecordError] = field(default_factory=list)
 
@@ -43,7 +47,7 @@ class IngestReport:
         """One line for the terminal."""
         return (f"{self.added} added, {self.replaced} replaced, "
                 f"{self.removed} removed, {len(self.errors)} skipped; {self.total} documents in the index "
-                f"({self.embedded} embedded)")
+                f"({self.embedded} embedded); {self.passages} passages ({self.passages_embedded} embedded)")
 
 
 def read_batch(paths: Sequence[str | Path]) -> tuple[list[Document], list[RecordError]]:
@@ -59,10 +63,11 @@ def read_batch(paths: Sequence[str | Path]) -> tuple[list[Document], list[Record
 
 def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, strict: bool = False,
            sync: bool = False, device: str = "auto", batch_size: int = 64, index_kind: str = "auto",
-           progress: bool | None = None, store: str | None = None) -> IngestReport:
+           progress: bool | None = None, passages: bool | None = None, store: str | None = None) -> IngestReport:
     """Add or replace the documents of `paths` in the index.
 
     Args:
+        passages: cut full texts into passages and embed them (default: the `passages` setting).
         sync: make the index hold exactly these files' documents: ids not in the batch are removed
             (their vectors are still reused for unchanged documents).
         store: a postgresql:// URL to write to instead of `index_dir` (also ARCHIVE_QA_STORE).
@@ -81,8 +86,13 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
         raise IngestRefused(errors, "no valid record in the batch")
     if not documents:
         raise CollectionError(f"no valid records in {', '.join(map(str, paths))}; nothing was ingested")
+    for path in paths:  # a FRUS TEI volume's persons list feeds the people index as aliases
+        if Path(path).suffix.lower() == ".xml":
+            from .tei import write_people_file
+
+            write_people_file(Path(path), Path(index_dir))
     return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress, sync,
-                  store)
+                  passages, store)
 
 
 def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
@@ -98,15 +108,16 @@ def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_si
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
         documents = [locate(doc) for doc in stored_documents(index_dir)]
-        embedder = get_embedder(model, device, batch_size)
-        vectors = embedder.encode_documents([d.embedding_text() for d in documents], progress)
-        write_generation(index_dir, documents, vectors, model, index_kind)
-    return IngestReport(embedded=len(documents), total=len(documents))
+        report = IngestReport(total=len(documents))
+        embedded = _embed(documents, None, {}, model, device, batch_size, progress, report)
+        write_generation(index_dir, documents, embedded.vectors, model, index_kind, embedded.passages,
+                         embedded.passage_vectors)
+    return report
 
 
 def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: list[str], report: IngestReport,
            device: str, batch_size: int, index_kind: str, progress: bool | None, sync: bool = False,
-           store: str | None = None) -> IngestReport:
+           with_passages: bool | None = None, store: str | None = None) -> IngestReport:
     """Merge changes into the current generation under the writer lock and publish the result."""
     writer = open_writer(index_dir, store)
     with writer.lock():
@@ -135,17 +146,31 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
                 report.added += 1
             merged[doc.id] = doc
         documents = [locate(doc) for doc in merged.values()]  # places and regions, once per document
-        vectors = _vectors_for(documents, old, old_keys, model, device, batch_size, progress, report)
+        embedded = _embed(documents, old, old_keys, model, device, batch_size, progress, report, with_passages)
         if not documents:
             raise IndexMismatchError("removing these ids would leave the index empty; delete the index directory instead")
-        writer.publish(documents, vectors, model, index_kind)
+        writer.publish(documents, embedded.vectors, model, index_kind, embedded.passages, embedded.passage_vectors)
         report.total = len(documents)
         return report
 
 
-def _vectors_for(documents: list[Document], old: StoreReader | None, old_keys: dict[str, tuple[int, str]], model: str,
-                 device: str, batch_size: int, progress: bool | None, report: IngestReport) -> np.ndarray:
-    """Row-aligned vectors: reused where the embedded text is unchanged, embedded otherwise."""
+@dataclass
+class Embedded:
+    """A generation's vectors: documents' (row-aligned) and their passages' (document row order, then text order)."""
+
+    vectors: np.ndarray
+    passages: dict[int, list[Passage]]
+    passage_vectors: np.ndarray | None
+
+
+def _embed(documents: list[Document], old: StoreReader | None, old_keys: dict[str, tuple[int, str]], model: str,
+           device: str, batch_size: int, progress: bool | None, report: IngestReport,
+           with_passages: bool | None = None) -> Embedded:
+    """Vectors of the documents and of their passages: reused where the text is unchanged, embedded otherwise.
+
+    Summaries and passages that need a vector go to the encoder together, in its length-sorted batches.
+    """
+    with_passages = settings.get("passages") if with_passages is None else with_passages
     reuse: list[tuple[int, int]] = []  # (new row, old row)
     fresh: list[int] = []
     for row, doc in enumerate(documents):
@@ -154,22 +179,37 @@ def _vectors_for(documents: list[Document], old: StoreReader | None, old_keys: d
             reuse.append((row, previous[0]))
         else:
             fresh.append(row)
-    report.embedded = len(fresh)
+    passages = {row: found for row, doc in enumerate(documents) if with_passages and (found := split(doc.text))}
+    old_passages = old.passage_keys() if old is not None and passages else {}
+    old_passage_vectors = old.passage_vectors() if old_passages else None
+    ordered = [(row, passage) for row in sorted(passages) for passage in passages[row]]
+    passage_reuse = [(n, old_passages[p.key]) for n, (_, p) in enumerate(ordered) if p.key in old_passages]
+    passage_fresh = [n for n, (_, p) in enumerate(ordered) if p.key not in old_passages]
+    report.embedded, report.passages_embedded, report.passages = len(fresh), len(passage_fresh), len(ordered)
+    texts = [documents[i].embedding_text() for i in fresh] + [
+        documents[ordered[n][0]].text[ordered[n][1].start:ordered[n][1].end] for n in passage_fresh]
     dimension = old.vectors_of([0]).shape[1] if old is not None and old.count() else None
-    new_vectors = None
-    if fresh:
+    encoded = None
+    if texts:
         embedder = get_embedder(model, device, batch_size)
-        log.info("embedding %d document(s) with %s", len(fresh), model)
-        texts = [documents[i].embedding_text() for i in fresh]
+        log.info("embedding %d document(s) and %d passage(s) with %s", len(fresh), len(passage_fresh), model)
         unique = list(dict.fromkeys(texts))  # archives repeat records; embed each text once
-        encoded = embedder.encode_documents(unique, progress)
+        vectors_of_unique = embedder.encode_documents(unique, progress)
         slot = {text: n for n, text in enumerate(unique)}
-        new_vectors = encoded[[slot[text] for text in texts]] if len(unique) < len(texts) else encoded
+        encoded = vectors_of_unique[[slot[text] for text in texts]] if len(unique) < len(texts) else vectors_of_unique
         dimension = embedder.dimension
     vectors = np.zeros((len(documents), dimension or 1), dtype=np.float32)
     if reuse:
         new_rows, old_rows = (np.array(x) for x in zip(*reuse))
         vectors[new_rows] = old.vectors_of(old_rows)
     if fresh:
-        vectors[np.array(fresh)] = new_vectors
-    return vectors
+        vectors[np.array(fresh)] = encoded[:len(fresh)]
+    passage_vectors = None
+    if ordered:
+        passage_vectors = np.zeros((len(ordered), vectors.shape[1]), dtype=np.float16)
+        if passage_reuse:
+            new_rows, old_rows = (np.array(x) for x in zip(*passage_reuse))
+            passage_vectors[new_rows] = old_passage_vectors[old_rows]
+        if passage_fresh:
+            passage_vectors[np.array(passage_fresh)] = encoded[len(fresh):]
+    return Embedded(vectors, passages, passage_vectors)

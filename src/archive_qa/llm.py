@@ -1,9 +1,14 @@
-"""Optional generated answers from an OpenAI-compatible chat endpoint, checked marker by marker."""
+"""Optional generated answers from an OpenAI-compatible chat endpoint, checked marker by marker and span by span.
+
+The model is given numbered passages (each result's evidence spans), not whole documents; a marker cites
+one passage, and every sentence must pass the support check (support.py) against the passage it cites.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,14 +18,15 @@ from .answer import citation_entry, markers, split_sentences
 
 log = logging.getLogger(__name__)
 
-CONTEXT_DOCUMENTS = 6  # retrieved documents handed to the model
-TEXT_CHARS = 1500  # characters of each document's full text in the context
+CONTEXT_DOCUMENTS = 6  # retrieved documents whose passages are handed to the model
+PASSAGES_PER_DOCUMENT = 2
 SYSTEM = (
-    "You answer questions about an archive of dated historical documents. Use ONLY the numbered documents "
+    "You answer questions about an archive of dated historical documents. Use ONLY the numbered passages "
     "given; never use other knowledge. Write two to four short sentences. End every sentence with the marker "
-    "of the document it comes from, like [1] or [2]; every sentence needs a marker, and only the numbers of "
-    "the documents given are valid. Lead with the document's date where it helps (\"On 28 August 1951, ...\"). "
-    "If the documents do not answer the question, reply exactly: NO ANSWER"
+    "of the one passage it comes from, like [1] or [2]; every sentence needs a marker, and only the numbers of "
+    "the passages given are valid. Every date, number and name in a sentence must appear in the passage it "
+    "cites. Lead with the document's date where it helps (\"On 28 August 1951, ...\"). "
+    "If the passages do not answer the question, reply exactly: NO ANSWER"
 )
 
 
@@ -33,21 +39,22 @@ def enabled() -> bool:
     return bool(settings.get("llm_url"))
 
 
-def context(question: str, documents: list[dict[str, Any]], texts: dict[str, str]) -> list[dict[str, str]]:
-    """The chat messages: rules, then the numbered documents (the only context), then the question."""
+def passages(documents: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(result, span) for the numbered passages: each result's best evidence spans, in ranking order."""
+    return [(doc, span) for doc in documents for span in (doc.get("evidence") or [])[:PASSAGES_PER_DOCUMENT]]
+
+
+def context(question: str, numbered: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, str]]:
+    """The chat messages: rules, then the numbered passages (the only context), then the question."""
     blocks = []
-    for number, doc in enumerate(documents, start=1):
+    for number, (doc, span) in enumerate(numbered, start=1):
         lines = [f"[{number}] date: {doc.get('date_display') or 'undated'}"]
         if doc.get("title"):
-            lines.append(f"title: {doc['title']}")
-        if doc.get("summary"):
-            lines.append(f"summary: {doc['summary']}")
-        text = texts.get(doc["id"])
-        if text:
-            lines.append(f"text: {text[:TEXT_CHARS]}")
+            lines.append(f"document: {doc['title']}")
+        lines.append(f"passage: {' '.join(span['text'].split())}")
         blocks.append("\n".join(lines))
     return [{"role": "system", "content": SYSTEM},
-            {"role": "user", "content": "Documents:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"}]
+            {"role": "user", "content": "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}"}]
 
 
 def check(reply: str, count: int) -> list[int]:
@@ -77,21 +84,24 @@ def tidy(reply: str) -> str:
     return text.strip()
 
 
-def generate(question: str, response: dict[str, Any], texts: dict[str, str] | None = None) -> dict[str, Any]:
-    """A generated answer in the shape of `answer.compose`'s, its markers checked.
+def generate(question: str, response: dict[str, Any],
+             supports: Callable[[dict[str, Any]], list[Any]] | None = None) -> dict[str, Any]:
+    """A generated answer in the shape of `answer.compose`'s, its markers and cited spans checked.
+
+    `supports(answer)` returns the support check's findings (support.check); any unsupported sentence fails.
 
     Raises:
         GenerationError: on any failure; the caller falls back to the extractive answer.
     """
-    documents = response.get("results", [])[:CONTEXT_DOCUMENTS]
-    if not documents:
+    numbered = passages(response.get("results", [])[:CONTEXT_DOCUMENTS])
+    if not numbered:
         raise GenerationError("nothing retrieved to answer from")
     url = str(settings.get("llm_url")).rstrip("/") + "/chat/completions"
     headers = {"Content-Type": "application/json"}
     if settings.get("llm_key"):
         headers["Authorization"] = f"Bearer {settings.get('llm_key')}"
     body = {"model": settings.get("llm_model") or "default", "temperature": 0,
-            "messages": context(question, documents, texts or {})}
+            "messages": context(question, numbered)}
     try:
         reply = httpx.post(url, json=body, headers=headers, timeout=float(settings.get("llm_timeout")))
         reply.raise_for_status()
@@ -101,8 +111,13 @@ def generate(question: str, response: dict[str, Any], texts: dict[str, str] | No
     content = tidy(str(content or ""))
     if content.strip().upper().startswith("NO ANSWER"):
         raise GenerationError("the model found no answer in the documents")
-    used = check(content, len(documents))
-    return {"answer": content, "answerable": True,
-            "citations": [citation_entry(n, documents[n - 1]) for n in used],
-            "documents": response.get("results", []), "interpreted": response.get("interpreted") or {},
-            "method": "generated"}
+    used = check(content, len(numbered))
+    result = {"answer": content, "answerable": True,
+              "citations": [citation_entry(n, numbered[n - 1][0], numbered[n - 1][1]) for n in used],
+              "documents": response.get("results", []), "interpreted": response.get("interpreted") or {},
+              "method": "generated"}
+    failed = [f for f in (supports(result) if supports else []) if not f.supported]
+    if failed:
+        raise GenerationError(f"a sentence is not supported by the passage it cites: {failed[0].sentence[:80]!r} "
+                              f"({'; '.join(failed[0].problems)})")
+    return result

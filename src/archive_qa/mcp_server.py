@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import sys
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,72 +19,28 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.applications import Starlette
 
-from . import __version__, settings
+from . import __version__, responses, settings
 from .api.ask import MAX_HISTORY, Turn
 from .api.schemas import check_date, check_people, check_question
 from .archive import Archive, open_index
-
 from .citations import bibtex, chicago, csl_item, ris
 from .documents import Document
-from .ranking.people import index_for
-from .store.base import StoreReader
 
 log = logging.getLogger(__name__)
 
 NAME = "archive_qa"
 INSTRUCTIONS = ("An archive of dated historical documents. `search` ranks documents for a question (dates and "
                 "people in the question are read as filters), `ask` answers with every sentence cited, "
-                "`get_document` returns one whole document, `cite` formats a citation, `people` tells who a "
+                "`get_document` returns one whole document, `get_passage` the exact words of a cited span, "
+                "`cite` formats a citation, `people` tells who a "
                 "name refers to. Quote document ids and dates from the results; never invent them.")
 STYLES: dict[str, Callable[[Document], str]] = {  # a new style: one entry
     "chicago": chicago, "bibtex": bibtex, "ris": lambda doc: ris([doc]),
     "csl-json": lambda doc: json.dumps(csl_item(doc), ensure_ascii=False)}
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
-
-
-class DocumentOut(BaseModel):
-    """One whole document, as `archive-qa show --json` and GET /api/documents/{id} give it."""
-
-    id: str
-    date: str | None = Field(description="ISO date, partial for month or year precision")
-    date_display: str | None = None
-    date_precision: str | None = Field(None, description="day, month or year")
-    date_raw: str | None = Field(None, description="the date as the record wrote it")
-    date_inferred: str | None = Field(None, description="a date read from the text when the record has none")
-    title: str | None = None
-    label: str = Field(description="the title, else the summary's first words")
-    summary: str | None = None
-    people: list[str] = Field(default_factory=list)
-    places: list[str] = Field(default_factory=list)
-    places_from: str | None = None
-    regions: list[str] = Field(default_factory=list)
-    regions_from: str | None = None
-    source: str | None = None
-    url: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict, description="the record's other fields")
-    has_text: bool
-    text: str | None = Field(None, description="the full text, where the record has one")
-
-
-class CitationOut(BaseModel):
-    """A formatted citation of one document."""
-
-    id: str
-    style: str
-    citation: str
-
-
-class PersonOut(BaseModel):
-    """Who a name refers to in this archive."""
-
-    name: str = Field(description="the canonical name")
-    aliases: list[str] = Field(description="the folded forms matched in documents and questions, sorted")
-    born: int | None = None
-    died: int | None = None
-    documents: int = Field(description="documents by, to or naming this person")
 
 
 def build_server(archive: Archive) -> MCPServer:
@@ -104,12 +59,12 @@ def build_server(archive: Archive) -> MCPServer:
                date_to: Annotated[str | None, Field(description="latest date")] = None,
                person: Annotated[list[str] | None, Field(description="only documents naming these people")] = None,
                mode: Annotated[Literal["hybrid", "dense", "lexical"], Field(description="how to rank")] = "hybrid",
-               ) -> dict[str, Any]:
+               ) -> responses.Search:
         """Rank the archive's documents for a question: dated results with summaries and citations."""
         question = _checked("question", check_question, question)
-        return _call(archive.search, question, k=k, date_from=_checked("date_from", check_date, date_from),
+        return responses.Search.model_validate(_call(archive.search, question, k=k, date_from=_checked("date_from", check_date, date_from),
                      date_to=_checked("date_to", check_date, date_to),
-                     person=_checked("person", check_people, person or []), mode=mode)
+                     person=_checked("person", check_people, person or []), mode=mode))
 
     @server.tool(annotations=READ_ONLY)
     def ask(question: Annotated[str, Field(description="the question, in plain words")],
@@ -117,40 +72,55 @@ def build_server(archive: Archive) -> MCPServer:
                 max_length=MAX_HISTORY,
                 description="earlier turns of this thread, oldest first: each {question, query?, citations?}; "
                             "an earlier `ask` result can be passed back as it is")] = None,
-            ) -> dict[str, Any]:
+            ) -> responses.Answer:
         """Answer from the documents, every sentence cited [n]; follow-ups ("and later?") read the history."""
         question = _checked("question", check_question, question)
-        return _call(archive.ask, question, [turn.model_dump() for turn in history or []])
+        return responses.Answer.model_validate(
+            _call(archive.ask, question, [turn.model_dump() for turn in history or []]))
 
     @server.tool(annotations=READ_ONLY)
-    def get_document(id: Annotated[str, Field(description="a document id from search or ask")]) -> DocumentOut:
-        """One whole document by id, full text included."""
-        return DocumentOut.model_validate(_document(archive, id).to_dict(with_text=True))
+    def get_document(id: Annotated[str, Field(description="a document id from search or ask")]
+                     ) -> responses.Document:
+        """One whole document by id, full text included, with its citation in every standard format."""
+        found = archive.document_json(id) if id and id.strip() else None
+        if found is None:
+            raise ToolError(f"id: no document with id {id!r}; search finds ids")
+        return responses.Document.model_validate(found)
+
+    @server.tool(annotations=READ_ONLY)
+    def get_passage(id: Annotated[str, Field(description="a document id from search or ask")],
+                    field: Annotated[Literal["text", "summary", "title"], Field(description="the field")] = "text",
+                    start: Annotated[int, Field(ge=0, description="first character, as in a citation's passage")] = 0,
+                    end: Annotated[int, Field(ge=1, description="character after the last")] = 1,
+                    ) -> responses.Passage:
+        """The exact words of a cited span (a citation's `passage`, or any field:start-end of a document)."""
+        doc = _document(archive, id)
+        value = getattr(doc, field) or ""
+        if not start < end <= len(value):
+            raise ToolError(f"end: the span {start}-{end} does not lie inside the {field} "
+                            f"({len(value)} characters) of {id!r}")
+        return responses.Passage(field=field, start=start, end=end, text=value[start:end])
 
     @server.tool(annotations=READ_ONLY)
     def cite(id: Annotated[str, Field(description="a document id from search or ask")],
              style: Annotated[str, Field(description="citation style", json_schema_extra={"enum": list(STYLES)})]
-             = "chicago") -> CitationOut:
-        """A citation of one document in Chicago style or as a BibTeX entry."""
+             = "chicago") -> responses.CitationText:
+        """A citation of one document: Chicago, BibTeX, RIS or CSL-JSON."""
         formatter = STYLES.get(style)
         if formatter is None:
             raise ToolError(f"style: must be one of {', '.join(STYLES)}")
-        return CitationOut(id=id, style=style, citation=formatter(_document(archive, id)))
+        return responses.CitationText(id=id, style=style, citation=formatter(_document(archive, id)))
 
     @server.tool(annotations=READ_ONLY)
     def people(name: Annotated[str, Field(description="a name as any document writes it, e.g. 'Filippov'")]
-               ) -> PersonOut:
+               ) -> responses.Person:
         """Who a name refers to: the canonical person, the other ways archives write them, life dates, documents."""
         if not name or not name.strip():
             raise ToolError("name: must not be empty")
-        store = archive.store
-        index = index_for(store)
-        canonical = index.canonical(name.strip())
-        if canonical is None:
+        found = archive.person(name)
+        if found is None:
             raise ToolError(f"name: no person known as {name.strip()!r} in this archive")
-        born, died = index.life.get(canonical, (None, None))
-        return PersonOut(name=canonical, aliases=sorted(index.forms.get(canonical, ())), born=born, died=died,
-                         documents=_person_counts(store)[canonical])
+        return responses.Person.model_validate(found)
 
     return server
 
@@ -177,19 +147,6 @@ def _document(archive: Archive, doc_id: str) -> Document:
     if doc is None:
         raise ToolError(f"id: no document with id {doc_id!r}; search finds ids")
     return doc
-
-
-def _person_counts(store: StoreReader) -> Counter[str]:
-    """Documents per canonical person (by, to or naming them) in a store's generation, counted once and kept on it."""
-    def build() -> Counter[str]:
-        index = index_for(store)
-        counts: Counter[str] = Counter()
-        for _, doc, _ in store.iter_documents():
-            involved = index.involvement(doc)
-            counts.update(involved.named | involved.authors)
-        return counts
-
-    return store.cached("person counts", build)
 
 
 def http_app(archive: Archive, *, path: str = "/", stateless: bool = True,

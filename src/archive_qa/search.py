@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import evidence
 from .citations import citation
 from .dates import PartialDate
 from .embedding import Embedder
@@ -50,13 +51,16 @@ def search(store: Store, embedder: Embedder, request: SearchRequest) -> dict[str
     else:
         c.query_vector = embedder.encode_query(request.query)
     pipeline.run(c)
+    ranked = [(row, c.documents[row]) for row, _ in c.kept]
+    spans = evidence.collect(store, request.query, c.vector() if ranked else None, ranked)
     results = []
     for row, score in c.kept:
         doc = c.documents[row]
-        result = {**doc.to_dict(), "score": round(float(score), 6), "citation": citation(doc)}
-        if c.dupes.get(row):
-            result["duplicates"] = [c.documents[other].id for other in c.dupes[row]]
-        results.append(result)
+        best = spans.get(doc.id, [])
+        results.append({**doc.to_dict(), "score": round(float(score), 6), "citation": citation(doc),
+                        "duplicates": [c.documents[other].id for other in c.dupes.get(row, ())],
+                        "evidence": [span.to_dict() for span in best],
+                        "snippet": evidence.snippet(doc, best[0], request.query) if best else None})
     verdict = c.verdict
     return {
         "query": request.query,
@@ -78,10 +82,12 @@ def _interpreted(reading: Reading | None, period_applied: bool, date_from: str |
     """How the question was read, and whether that reading shaped the results."""
     if reading is None:
         return {"date_from": None, "date_to": None, "date_phrase": None, "loose": False, "people": [],
-                "author": None, "applied": False, "browse": False, "regions": []}
+                "author": None, "applied": False, "browse": False, "regions": [], "date_overridden_by": None,
+                "follow_up": None}
     described = reading.describe(applied=bool(period_applied or reading.people or reading.author or regions))
     described["browse"] = browse
     described["regions"] = regions
-    if not period_applied and reading.period:
-        described["date_overridden_by"] = {"date_from": date_from, "date_to": date_to}
+    overridden = not period_applied and reading.period
+    described["date_overridden_by"] = {"date_from": date_from, "date_to": date_to} if overridden else None
+    described["follow_up"] = None
     return described

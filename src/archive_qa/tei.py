@@ -6,7 +6,9 @@ and its JSONL conversion give equal Documents (and re-ingesting one over the oth
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -102,6 +104,25 @@ def volume_people(path: Path) -> list[Person]:
         if person.name not in people:
             people[person.name] = person
     return list(people.values())
+
+
+def write_people_file(path: Path, index_dir: Path) -> Path | None:
+    """The volume's persons list as `<index_dir>/<volume>.people.json`, the aliases file the people index reads.
+
+    Written whole to a temporary file and renamed, so a reader sees the old file or the new one. A volume
+    without a persons list writes nothing.
+    """
+    people = volume_people(path)
+    if not people:
+        return None
+    index_dir.mkdir(parents=True, exist_ok=True)
+    target = index_dir / f"{Path(path).stem}.people.json"
+    partial = target.with_suffix(".json.partial")
+    partial.write_text(json.dumps([{"name": p.name, "aliases": list(p.aliases)} for p in people], ensure_ascii=False,
+                                  indent=1) + "\n", encoding="utf-8")
+    os.replace(partial, target)
+    log.info("%s: %d people of its persons list written to %s", path, len(people), target)
+    return target
 
 
 def _stream(path: Path, volume: _Volume) -> Iterator[tuple[str, ET.Element, int, list[str]]]:

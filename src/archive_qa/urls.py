@@ -12,14 +12,32 @@ STATIC = "/static"
 FILTER_KEYS = ("date_from", "date_to", "person", "place", "region", "sort")
 
 
-def document_page(doc_id: str) -> str:
-    """The HTML page of one document."""
-    return f"/documents/{quote(doc_id, safe='')}"
+def document_page(doc_id: str, passage: Mapping[str, object] | None = None) -> str:
+    """The HTML page of one document; with a passage, opened at that span, highlighted (`?hl=FIELD:START-END#hl`)."""
+    page = f"/documents/{quote(doc_id, safe='')}"
+    if passage is None:
+        return page
+    return f"{page}?hl={quote(highlight(passage), safe=':')}#hl"
+
+
+def highlight(passage: Mapping[str, object]) -> str:
+    """A span as the `hl` parameter writes it: FIELD:START-END."""
+    return f"{passage['field']}:{passage['start']}-{passage['end']}"
 
 
 def document_json(doc_id: str) -> str:
     """The JSON twin of a document page."""
     return f"/api/documents/{quote(doc_id, safe='')}"
+
+
+def person_page(name: str) -> str:
+    """The HTML page of one person, under any name a document or aliases file writes."""
+    return f"/people/{quote(name, safe='')}"
+
+
+def person_json(name: str) -> str:
+    """The JSON twin of a person page."""
+    return f"/api/people/{quote(name, safe='')}"
 
 
 def citation_file(doc_id: str, style: str) -> str:

@@ -16,6 +16,15 @@
   }
   function external(url) { return typeof url === "string" && /^https?:\/\//i.test(url.trim()) ? url.trim() : null; }
   function documentPage(id) { return "/documents/" + encodeURIComponent(id); }
+  function personPage(name) { return "/people/" + encodeURIComponent(name); }
+  function personLinks(names) {
+    var parts = [];
+    names.forEach(function (name, i) {
+      if (i) { parts.push(", "); }
+      parts.push(el("a", { href: personPage(name) }, [name]));
+    });
+    return parts;
+  }
   function anchor(turn, rank) { return "t" + turn + "-doc" + rank; }
 
   function readFilters() {
@@ -76,8 +85,18 @@
     }
     var phrases = reading(data.interpreted);
     if (phrases.length) {
-      article.appendChild(el("p", { "class": "interpreted" }, ["Read the question as: " + phrases.join("; ") + ". ",
-        el("a", { href: permalink(data.question, earlier, filters, false) }, ["Search the words only, without this reading"])]));
+      var interpreted = data.interpreted || {};
+      var readPeople = (interpreted.author ? [interpreted.author] : []).concat((interpreted.people || []).filter(function (p) {
+        return p !== interpreted.author; }));
+      var chips = readPeople.map(function (name) { return el("a", { "class": "person-chip", href: personPage(name) }, [name]); });
+      var line = el("p", { "class": "interpreted" }, ["Read the question as: " + phrases.join("; ") + ". "]);
+      if (chips.length) {
+        var span = el("span", { "class": "person-links" });
+        chips.forEach(function (chip) { span.appendChild(chip); span.appendChild(document.createTextNode(" ")); });
+        line.appendChild(span);
+      }
+      line.appendChild(el("a", { href: permalink(data.question, earlier, filters, false) }, ["Search the words only, without this reading"]));
+      article.appendChild(line);
     }
     var answer = el("p", { tabindex: "-1" });
     data.answer.split(/(\[\d+\])/).forEach(function (piece) {
@@ -118,14 +137,25 @@
         var time = el("time", doc.date ? { datetime: doc.date } : {}, [doc.date_display]);
         meta.appendChild(time);
         var links = el("p", { "class": "card-links" }, [el("a", { href: documentPage(doc.id) }, ["Open the document"])]);
+        if (mine && mine.passage) {
+          links.appendChild(document.createTextNode(" · "));
+          links.appendChild(el("a", { "class": "quoted", href: mine.url }, ["Open at the quoted words"]));
+        }
         var original = external(doc.url);
         if (original) { links.appendChild(document.createTextNode(" · ")); links.appendChild(el("a", { href: original, rel: "noopener noreferrer" }, ["Original source"])); }
         if (doc.source) { links.appendChild(document.createTextNode(" · ")); links.appendChild(el("span", { "class": "source" }, [doc.source])); }
         var card = el("li", { "class": "card" + (mine ? " cited" : ""), id: anchor(number, i + 1), tabindex: "-1" },
           [meta, el("h5", { "class": "card-title" + (doc.title ? "" : " untitled") },
                     [el("a", { href: documentPage(doc.id) }, [doc.title || doc.summary || doc.label])])]);
-        if (doc.title && doc.summary) { card.appendChild(el("p", { "class": "summary" }, [doc.summary])); }
+        var snip = doc.snippet;
+        if (doc.title && doc.summary && !(snip && snip.field === "summary")) {
+          card.appendChild(el("p", { "class": "summary" }, [doc.summary]));
+        }
+        if (snip && (doc.title || snip.field !== "summary")) { card.appendChild(snippet(snip)); }
         card.appendChild(links);
+        if ((doc.people || []).length) {
+          card.appendChild(el("p", { "class": "card-people" }, ["People: "].concat(personLinks(doc.people))));
+        }
         cards.appendChild(card);
       });
       article.appendChild(cards);
@@ -183,6 +213,20 @@
       .catch(function (error) { status.textContent = "Could not reach the archive: " + error.message; })
       .then(function () { button.disabled = false; thread.setAttribute("aria-busy", "false"); });
   });
+
+  // The keyword-in-context snippet: the question's words in <mark>, text nodes only (never HTML).
+  function snippet(snip) {
+    var parts = [], at = 0;
+    if (snip.before) { parts.push("… "); }
+    snip.marks.forEach(function (m) {
+      parts.push(snip.text.slice(at, m[0]));
+      parts.push(el("mark", {}, [snip.text.slice(m[0], m[1])]));
+      at = m[1];
+    });
+    parts.push(snip.text.slice(at));
+    if (snip.after) { parts.push(" …"); }
+    return el("p", { "class": "snippet" }, parts);
+  }
 
   // A marker moves focus to its card, so keyboard and screen-reader users land on the source.
   thread.addEventListener("click", function (event) {

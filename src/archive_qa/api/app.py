@@ -7,8 +7,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 
-from .. import __version__, memory, settings
+from .. import __version__, memory, responses, settings
 from ..archive import Archive, open_index
+from ..mcp_server import mount
 from . import ask, facets, limits, pages, search
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,9 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     app.include_router(ask.router)
     app.include_router(facets.router)
     pages.install(app)
+    mount(app, app.state.archive)  # MCP tools over streamable HTTP at /mcp
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], response_model=responses.Health)
     def healthz(request: Request) -> dict[str, object]:
         """Liveness and the index's size."""
         return {"status": "ok", "documents": request.app.state.archive.store.count()}

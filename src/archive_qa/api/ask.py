@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
 
+from .. import responses
 from .errors import bad_parameter
 from .schemas import check_date, check_people, check_question
 
@@ -84,7 +85,7 @@ def run_ask(request: Request, body: AskBody) -> dict[str, Any]:
         raise bad_parameter("body", "question", str(error)) from None
 
 
-@router.post("/ask")
+@router.post("/ask", response_model=responses.Answer, responses=responses.BAD_BODY)
 def ask(request: Request, body: AskBody) -> dict[str, Any]:
     """Answer a question from the archive: `answer` with [n] markers, `citations`, `documents`, `interpreted`."""
     return run_ask(request, body)

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from .. import facets
+from .. import facets, responses
 from .search import check_query
 
 router = APIRouter(prefix="/api", tags=["facets"])
 DEPTH = 100  # results of the question that are counted
 
 
-@router.get("/facets")
+@router.get("/facets", response_model=responses.Facets)
 def facets_get(
     request: Request,
     q: Annotated[str | None, Query(description="the question; without it the whole archive is counted")] = None,
@@ -27,7 +27,7 @@ def facets_get(
     """Counts over the question's first 100 results inside the filters (the page's filters, as JSON)."""
     archive = request.app.state.archive
     if q is None or not q.strip():
-        return {"query": None, **facets.for_store(archive.store).to_dict()}
+        return {"query": None, "filters": None, "interpreted": None, **facets.for_store(archive.store).to_dict()}
     q = check_query(q, date_from, date_to, person=person, place=place, region=region)
     response = archive.search(q, k=DEPTH, date_from=date_from, date_to=date_to, person=person, place=place,
                               region=region, interpret=interpret)

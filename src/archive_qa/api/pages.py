@@ -1,4 +1,4 @@
-"""The HTML pages: the chat page at `/` and `/documents/{id}`, rendered from the Jinja2 templates in web/."""
+"""The HTML pages: the chat page at `/`, `/documents/{id}` and `/people/{name}`, from the templates in web/."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from .. import facets, urls
 from ..citations import bibtex, chicago
 from ..dates import PartialDate
+from ..ranking.people import index_for
 from .schemas import check_date, check_question
 
 log = logging.getLogger(__name__)
@@ -27,22 +28,34 @@ MAX_PAGE_TURNS = 5  # turns of a thread a page reproduces (each is searched agai
 
 
 def web_dir() -> Path:
-    """The web/ folder (templates and static files) beside src/, as in a checkout or an editable install."""
+    """The web/ folder (templates and static files): beside src/ in a checkout, inside the package from a wheel."""
     here = Path(__file__).resolve()
-    candidates = [here.parents[3] / "web", here.parents[1] / "web", Path.cwd() / "web"]
+    candidates = [here.parents[3] / "web", here.parents[1] / "web"]
     for candidate in candidates:
         if (candidate / "templates").is_dir() and (candidate / "static").is_dir():
             return candidate
     raise RuntimeError("web/ (templates and static files) not found; looked in "
-                       + ", ".join(str(c) for c in candidates) + "; run from a checkout or an editable install")
+                       + ", ".join(str(c) for c in candidates) + "; reinstall archive_qa (its wheel carries them)")
 
 
 def templates() -> Jinja2Templates:
     """The page templates, every value HTML-escaped unless a template says otherwise (none does)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(web_dir() / "templates"), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(urls=urls)
+    env.globals.update(urls=urls, person_href=person_href)
     return Jinja2Templates(env=env)
+
+
+def person_href(request: Request, name: str) -> str | None:
+    """The page of the person a name refers to, or None when no person of this archive has the name."""
+    canonical = index_for(request.app.state.archive.store).canonical(name.strip()) if name.strip() else None
+    return urls.person_page(canonical) if canonical else None
+
+
+def year_bars(timeline: list[dict[str, int]]) -> list[dict[str, Any]]:
+    """A person's documents per year, each with its bar's width (0–100 % of the busiest year)."""
+    busiest = max((entry["count"] for entry in timeline), default=1)
+    return [{**entry, "width": round(100 * entry["count"] / busiest, 1)} for entry in timeline]
 
 
 def install(app: FastAPI) -> None:
@@ -176,16 +189,81 @@ def chat(
 
 
 @router.get("/documents/{doc_id:path}", response_class=HTMLResponse)
-def document_page(request: Request, doc_id: str) -> HTMLResponse:
-    """One whole document: date, title, summary, text, people, source, "cite this", and its JSON twin."""
+def document_page(request: Request, doc_id: str,
+                  hl: Annotated[str | None, Query(description="a span to highlight: FIELD:START-END")] = None
+                  ) -> HTMLResponse:
+    """One whole document: date, title, summary, text, people, source, "cite this", and its JSON twin.
+
+    `hl=FIELD:START-END` (a citation's passage) wraps exactly that span in `<mark id="hl">`; the link's `#hl`
+    scrolls to it without JavaScript. A span that does not fit the document is ignored.
+    """
     doc = request.app.state.archive.document(doc_id)
     pages = request.app.state.templates
     if doc is None:
         return pages.TemplateResponse(request, "404.html", {"doc_id": doc_id, "title": "Not found"},
                                       status_code=404)
     data = doc.to_dict(with_text=True)
-    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", doc.text or "") if p.strip()]
+    span = highlighted(doc, hl)
+    paragraphs = marked_paragraphs(doc.text or "", span if span and span[0] == "text" else None)
+    summary = marked_paragraphs(doc.summary or "", span if span and span[0] == "summary" else None, split=False)
+    heading = marked_paragraphs(doc.title or "", span if span and span[0] == "title" else None, split=False)
     extra = {k: v for k, v in doc.extra.items() if v not in (None, "", [], {})}
-    context = {"doc": data, "paragraphs": paragraphs, "extra": extra, "chicago": chicago(doc),
-               "bibtex": bibtex(doc), "title": doc.label(), "today": date.today().isoformat()}
+    context = {"doc": data, "paragraphs": paragraphs, "summary": summary[0] if summary else [],
+               "heading": heading[0] if heading and doc.title else None, "extra": extra, "chicago": chicago(doc),
+               "bibtex": bibtex(doc), "title": doc.label(), "today": date.today().isoformat(), "highlight": span}
     return pages.TemplateResponse(request, "document.html", context)
+
+
+def highlighted(doc: Any, hl: str | None) -> tuple[str, int, int] | None:
+    """The (field, start, end) an `hl` parameter names, when it lies inside that field of the document."""
+    match = re.fullmatch(r"(text|summary|title):(\d{1,9})-(\d{1,9})", hl or "")
+    if not match:
+        return None
+    field, start, end = match.group(1), int(match.group(2)), int(match.group(3))
+    value = getattr(doc, field) or ""
+    return (field, start, end) if 0 <= start < end <= len(value) else None
+
+
+def marked_paragraphs(text: str, span: tuple[str, int, int] | None, split: bool = True) -> list[list[dict[str, Any]]]:
+    """A field's paragraphs as segments {text, mark, first}: the span's characters marked, the first one anchored."""
+    bounds = _paragraph_bounds(text) if split else ([(0, len(text))] if text.strip() else [])
+    first = True
+    paragraphs = []
+    for a, b in bounds:
+        segments = []
+        cuts = sorted({a, b, *(x for x in (span[1], span[2]) if span and a < x < b)}) if span else [a, b]
+        for x, y in zip(cuts, cuts[1:]):
+            mark = bool(span and span[1] <= x and y <= span[2])
+            segments.append({"text": text[x:y], "mark": mark, "first": mark and first})
+            first = first and not mark
+        paragraphs.append(segments)
+    return paragraphs
+
+
+def _paragraph_bounds(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each blank-line-separated paragraph, whitespace trimmed."""
+    bounds, begin = [], 0
+    for gap in [*re.finditer(r"\n\s*\n", text), None]:
+        end = gap.start() if gap else len(text)
+        a, b = begin, end
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            bounds.append((a, b))
+        begin = gap.end() if gap else len(text)
+    return bounds
+
+
+@router.get("/people/{name:path}", response_class=HTMLResponse)
+def person_page(request: Request, name: str) -> HTMLResponse:
+    """One person: their names, life dates, documents per year and documents, and the page's JSON twin."""
+    found = request.app.state.archive.person(name)
+    pages = request.app.state.templates
+    if found is None:
+        log.info("no person known as %r", name)
+        return pages.TemplateResponse(request, "person.html", {"person": None, "name": name, "title": "Not found"},
+                                      status_code=404)
+    context = {"person": found, "name": name, "years": year_bars(found["timeline"]), "title": found["name"]}
+    return pages.TemplateResponse(request, "person.html", context)

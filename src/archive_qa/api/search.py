@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from .. import urls
+from .. import responses
 from ..archive import Archive
-from ..citations import STYLES, bibtex, chicago, csl_item, ris
+from ..citations import chicago
 from ..exports import FORMATS, export
 from .errors import bad_parameter
 from .schemas import SearchBody, check_date, check_people, check_question
@@ -48,7 +48,11 @@ def run_search(archive: Archive, body: SearchBody) -> dict[str, Any]:
                           interpret=body.interpret)
 
 
-@router.get("/search")
+EXPORTS = {"description": "the ranked documents as a file when `format` is csv, ris, bibtex or csl-json",
+           "content": {media_type.split(";")[0]: {} for media_type, _ in FORMATS.values()}}
+
+
+@router.get("/search", response_model=responses.Search, responses={200: EXPORTS})
 def search_get(
     request: Request,
     q: Annotated[str, Query(description="the question")],
@@ -79,24 +83,38 @@ def search_get(
                     headers={"Content-Disposition": f'attachment; filename="archive_qa-search.{extension}"'})
 
 
-@router.post("/search")
+@router.post("/search", response_model=responses.Search, responses=responses.BAD_BODY)
 def search_post(request: Request, body: SearchBody) -> dict[str, Any]:
     """Rank documents for a question given as a JSON body."""
     return run_search(archive_of(request), body)
 
 
-@router.get("/documents/{doc_id:path}")
+@router.get("/documents/{doc_id:path}", response_model=responses.Document, responses=responses.NOT_FOUND)
 def document(request: Request, doc_id: str) -> dict[str, Any]:
-    """One whole document, full text included."""
-    doc = archive_of(request).document(doc_id)
-    if doc is None:
+    """One whole document, full text included, with its citation in every standard format."""
+    found = archive_of(request).document_json(doc_id)
+    if found is None:
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
-    return {**doc.to_dict(with_text=True),
-            "citations": {"chicago": chicago(doc), "bibtex": bibtex(doc), "ris": ris([doc]), "csl_json": csl_item(doc),
-                          "files": {style: urls.citation_file(doc.id, style) for style in STYLES}}}
+    return found
 
 
-@router.get("/cite/{doc_id:path}")
+@router.get("/people/{name:path}", response_model=responses.Person, responses=responses.NOT_FOUND)
+def person(request: Request, name: str) -> dict[str, Any]:
+    """Who a name refers to in this archive (any name a document or aliases file writes, e.g. 'Filippov'): their
+    other names, life dates, documents per year and documents, oldest first."""
+    found = archive_of(request).person(name)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no person known as {name!r} in this archive; "
+                                                    "GET /api/facets lists the people it knows")
+    return found
+
+
+CITATION_FILES = {"description": "the citation file", "content": {
+    "text/plain": {}, **{media_type.split(";")[0]: {} for style, (media_type, _) in FORMATS.items() if style != "csv"}}}
+
+
+@router.get("/cite/{doc_id:path}", response_class=Response, responses={200: CITATION_FILES,
+                                                                               **responses.NOT_FOUND})
 def cite(request: Request, doc_id: str,
          style: Annotated[str, Query(pattern="^(chicago|bibtex|ris|csl-json)$")] = "chicago") -> Response:
     """One document's citation as a file: Chicago (text), BibTeX, RIS or CSL-JSON."""
@@ -111,7 +129,7 @@ def cite(request: Request, doc_id: str,
                     headers={"Content-Disposition": f'attachment; filename="{safe}.{extension}"'})
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=responses.Stats)
 def stats(request: Request) -> dict[str, Any]:
     """What the index holds."""
     return archive_of(request).stats()

@@ -28,8 +28,16 @@ from .lexical import STOPWORDS
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "data"
 PEOPLE_FILE = "people.json"
+
+
+def _data_dir() -> Path:
+    """data/ of a checkout (or an editable install), else the copy of its aliases files a wheel installs."""
+    checkout = Path(__file__).resolve().parents[3] / "data"
+    return checkout if (checkout / PEOPLE_FILE).is_file() else Path(__file__).resolve().parents[1] / "data"
+
+
+DATA_DIR = _data_dir()
 PEOPLE_GLOB = "*.people.json"
 SUMMARY_CHARS = 400  # how much of a summary (else text) is read for names and its author
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -165,6 +173,7 @@ class PeopleIndex:
     strict: set[str] = field(default_factory=set)  # keys that count only when written with a capital
     forms: dict[str, set[str]] = field(default_factory=dict)  # canonical => its folded keys
     life: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)  # canonical => (born, died)
+    written: dict[str, list[str]] = field(default_factory=dict)  # canonical => other names as an aliases file writes them
     starts: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # first word => keys as words, longest first
     _names: dict[str, str | None] = field(default_factory=dict)  # cache: name as written => canonical
     _involved: OrderedDict[str, Involvement] = field(default_factory=OrderedDict, repr=False, compare=False)
@@ -188,10 +197,19 @@ class PeopleIndex:
             self.strict.add(key)
 
     def add_person(self, person: Person) -> None:
-        """A person from an aliases file (matched case-insensitively)."""
-        self.life[person.name] = (person.born, person.died)
-        for name in (person.name, *person.aliases):
-            self.add(person.name, name_key(name))
+        """A person from an aliases file (matched case-insensitively).
+
+        A person already listed under one of their full names (two words or more; a surname is shared too often)
+        joins that person rather than becoming a second.
+        """
+        keys = [name_key(name) for name in (person.name, *person.aliases)]
+        canonical = next((self.keys[key] for key in keys if " " in key and key in self.keys), person.name)
+        if canonical == person.name or self.life.get(canonical, (None, None)) == (None, None):
+            self.life[canonical] = (person.born, person.died)
+        names = self.written.setdefault(canonical, [])
+        names.extend(name for name in (person.name, *person.aliases) if name != canonical and name not in names)
+        for key in keys:
+            self.add(canonical, key)
 
     def learn(self, shown: str, surname: str) -> tuple[str, tuple[str, ...]] | None:
         """A name the collection writes; joined to a known person by its full name, or by a listed alias.

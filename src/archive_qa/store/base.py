@@ -112,6 +112,18 @@ class StoreReader(Protocol):
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """The stored unit vectors of `rows`, in that order, as float32."""
 
+    def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """doc row => [(passage row, start, end)] in text order."""
+
+    def passage_keys(self) -> dict[str, int]:
+        """passage key => passage row, for reusing the vectors of unchanged passages."""
+
+    def passages(self, doc: Document) -> list[dict[str, Any]]:
+        """A document's passages as spans {field: "text", start, end, text}."""
+
+    def passage_vectors(self, rows: Iterable[int] | None = None) -> np.ndarray:
+        """Passage vectors (unit length) of the given passage rows, or all."""
+
     def document_frequencies(self, words: Sequence[str]) -> dict[str, int]:
         """How many documents hold each word (any field); words the engine refuses are left out."""
 
@@ -143,8 +155,12 @@ class StoreWriter(Protocol):
     def lock(self, wait: bool = True) -> AbstractContextManager[None]:
         """Hold the store's single-writer lock (another ingest waits, or fails when wait is False)."""
 
-    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto") -> str:
-        """Write and publish a generation; returns its id. Readers see the old one or the new one, never half."""
+    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto",
+                passages: dict[int, list[Any]] | None = None, passage_vectors: np.ndarray | None = None) -> str:
+        """Write and publish a generation; returns its id. Readers see the old one or the new one, never half.
+
+        passages: document row => its Passages; passage_vectors: theirs, in document row order, then text order.
+        """
 
 
 class GenerationCache:

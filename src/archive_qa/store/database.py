@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..dates import PartialDate
 from ..documents import Document
+from ..passages import Passage
 from .base import person_key
 
 SCHEMA = """
@@ -39,6 +40,13 @@ CREATE VIRTUAL TABLE fts USING fts5(
 CREATE VIRTUAL TABLE fts_head USING fts5(
     title, summary, people, content='', tokenize='porter unicode61 remove_diacritics 2'
 );
+-- passages of the full texts (passages.py): row = the passage's row in passages.npy
+CREATE TABLE passages (
+    row INTEGER PRIMARY KEY, doc_row INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    key TEXT NOT NULL
+);
+CREATE INDEX passages_doc ON passages(doc_row, row);
+CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', tokenize='porter unicode61 remove_diacritics 2');
 """
 COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, "
            "extra, embed_key, regions, places_from, regions_from")
@@ -50,8 +58,14 @@ def fts_phrases(phrases: Iterable[str]) -> str:
     return " OR ".join('"' + phrase.replace('"', '""') + '"' for phrase in phrases)
 
 
-def create(path: Path, documents: Iterable[Document]) -> int:
-    """Write a new database holding `documents` in row order; returns the count."""
+def create(path: Path, documents: Iterable[Document],
+           passages: Mapping[int, Sequence[Passage]] | None = None) -> int:
+    """Write a new database holding `documents` in row order, with their text's passages; returns the count.
+
+    Passages are numbered in document row order, then in text order: the rows of passages.npy.
+    """
+    passages = passages or {}
+    passage_row = 0
     connection = sqlite3.connect(path)
     try:
         connection.executescript(SCHEMA)
@@ -84,9 +98,16 @@ def create(path: Path, documents: Iterable[Document]) -> int:
                     "INSERT INTO fts_head(rowid, title, summary, people) VALUES (?,?,?,?)",
                     (row, doc.title or "", doc.summary or "", " ; ".join(doc.people)),
                 )
+                for passage in passages.get(row, ()):
+                    connection.execute("INSERT INTO passages VALUES (?,?,?,?,?)",
+                                       (passage_row, row, passage.start, passage.end, passage.key))
+                    connection.execute("INSERT INTO passages_fts(rowid, text) VALUES (?,?)",
+                                       (passage_row, (doc.text or "")[passage.start:passage.end]))
+                    passage_row += 1
                 count += 1
         connection.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         connection.execute("INSERT INTO fts_head(fts_head) VALUES ('optimize')")
+        connection.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
         connection.commit()
         return count
     finally:
@@ -180,6 +201,63 @@ class Database:
                 f"SELECT rowid FROM fts WHERE fts MATCH ? AND rowid IN ({','.join(map(str, rows))})", (match,))}
         except sqlite3.OperationalError:
             return set()
+
+    @property
+    def has_passages(self) -> bool:
+        """Whether this generation has passages (generations written before them have none)."""
+        if not hasattr(self, "_has_passages"):
+            self._has_passages = self.connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone() is not None
+        return self._has_passages
+
+    def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """doc row => [(passage row, start, end)] in text order; documents without text are absent."""
+        rows = [int(row) for row in doc_rows]
+        found: dict[int, list[tuple[int, int, int]]] = {}
+        if not rows or not self.has_passages:
+            return found
+        for doc_row, row, start, end in self.connection.execute(
+                f'SELECT doc_row, row, start, "end" FROM passages WHERE doc_row IN ({",".join(map(str, rows))}) '
+                "ORDER BY doc_row, row"):
+            found.setdefault(doc_row, []).append((row, start, end))
+        return found
+
+    def passages_by_id(self, doc_id: str) -> list[tuple[int, int]]:
+        """(start, end) of each passage of one document's text, in order."""
+        if not self.has_passages:
+            return []
+        return list(self.connection.execute(
+            'SELECT p.start, p."end" FROM passages p JOIN documents d ON d.row = p.doc_row WHERE d.id = ? '
+            "ORDER BY p.row", (doc_id,)))
+
+    def passage_keys(self) -> dict[str, int]:
+        """passage key => passage row, for reusing vectors of unchanged passages."""
+        if not self.has_passages:
+            return {}
+        return {key: row for row, key in self.connection.execute("SELECT row, key FROM passages")}
+
+    def passage_scores(self, match: str, rows: Iterable[int]) -> dict[int, float]:
+        """BM25 (higher is better) of those passage rows that match an FTS5 expression."""
+        rows = [int(row) for row in rows]
+        if not rows or not self.has_passages:
+            return {}
+        try:
+            return dict(self.connection.execute(
+                f"SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
+                f"AND rowid IN ({','.join(map(str, rows))})", (match,)))
+        except sqlite3.OperationalError:
+            return {}
+
+    def passage_search(self, match: str, k: int) -> list[tuple[int, float]]:
+        """The k best passages for an FTS5 expression: (passage row, BM25), higher is better."""
+        if not self.has_passages:
+            return []
+        try:
+            return list(self.connection.execute(
+                "SELECT rowid, -bm25(passages_fts) AS score FROM passages_fts WHERE passages_fts MATCH ? "
+                "ORDER BY score DESC LIMIT ?", (match, k)))
+        except sqlite3.OperationalError:
+            return []
 
     @property
     def has_head_index(self) -> bool:

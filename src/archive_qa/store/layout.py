@@ -23,6 +23,7 @@ MANIFEST = "manifest.json"
 DATABASE = "documents.sqlite"
 VECTORS = "vectors.npy"
 FAISS = "vectors.faiss"
+PASSAGE_VECTORS = "passages.npy"  # float16, row-aligned with the passages table
 
 
 class IndexError_(RuntimeError):

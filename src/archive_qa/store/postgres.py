@@ -395,6 +395,22 @@ class PostgresStore:
             out[i] = found[row]
         return out
 
+    def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """None yet: this backend keeps no passages."""
+        return {}
+
+    def passage_keys(self) -> dict[str, int]:
+        """None yet: this backend keeps no passages."""
+        return {}
+
+    def passages(self, doc: Document) -> list[dict[str, Any]]:
+        """None yet: this backend keeps no passages."""
+        return []
+
+    def passage_vectors(self, rows: Iterable[int] | None = None) -> np.ndarray:
+        """None yet: this backend keeps no passages."""
+        return np.zeros((0, int(self.info["dimension"])), dtype=np.float16)
+
     def document_frequencies(self, words: Sequence[str]) -> dict[str, int]:
         """How many documents hold each word (as FTS5 would match it); words with no terms are left out."""
         result = {}
@@ -474,8 +490,12 @@ class PostgresWriter:
                                   "or check --store") from None
         return connection
 
-    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto") -> str:
-        """Write documents and their row-aligned vectors as a new generation and publish it; returns its id."""
+    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto",
+                passages: dict[int, list[Any]] | None = None, passage_vectors: np.ndarray | None = None) -> str:
+        """Write documents and their row-aligned vectors as a new generation and publish it; returns its id.
+
+        Passages are not kept by this backend yet: evidence then comes from the records' own words.
+        """
         if len(documents) != len(vectors):
             raise ValueError(f"{len(documents)} documents but {len(vectors)} vectors")
         kind = ("flat" if len(documents) < EXACT_LIMIT else "hnsw") if index_kind == "auto" else index_kind

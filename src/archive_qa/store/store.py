@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..documents import Document
+from ..passages import Passage
 from . import vectors as vector_index
 from .base import Filters, GenerationCache, Ranking
 from .database import Database, create, filter_sql, fts_phrases
 from .layout import (
-    DATABASE, FAISS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
+    DATABASE, FAISS, PASSAGE_VECTORS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
     current_generation, latest_database, new_generation_dir, publish, read_manifest, rebuild_hint, writer_lock,
 )
 
@@ -200,12 +201,36 @@ class Store:
             self._stored_vectors = vectors
         return vectors
 
+    def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
+        """doc row => [(passage row, start, end)] in text order."""
+        return self.database.passages_of(doc_rows)
+
+    def passage_keys(self) -> dict[str, int]:
+        """passage key => passage row, for reusing the vectors of unchanged passages."""
+        return self.database.passage_keys()
+
+    def passages(self, doc: Document) -> list[dict[str, Any]]:
+        """A document's passages as spans {field: "text", start, end, text}."""
+        return [{"field": "text", "start": start, "end": end, "text": (doc.text or "")[start:end]}
+                for start, end in self.database.passages_by_id(doc.id)]
+
+    def passage_vectors(self, rows: Iterable[int] | None = None) -> np.ndarray:
+        """Passage vectors (float16, unit length) of the given passage rows, or all, memory-mapped once per store."""
+        stored: np.ndarray | None = getattr(self, "_passage_vectors", None)
+        if stored is None:
+            path = self.generation / PASSAGE_VECTORS
+            stored = np.load(path, mmap_mode="r") if path.is_file() else np.zeros((0, self.manifest["dimension"]),
+                                                                                  dtype=np.float16)
+            self._passage_vectors = stored
+        return stored if rows is None else stored[np.asarray(list(rows), dtype=np.int64)]
+
     def stats(self) -> dict[str, Any]:
         """Counts, dates, sizes and the model, for `archive-qa stats` and /api/stats."""
         first, last = self.database.date_span()
         size = sum(p.stat().st_size for p in self.generation.iterdir())
         return {
-            "documents": self.count(), "model": self.model, "dimension": self.manifest["dimension"],
+            "documents": self.count(), "passages": int(self.manifest.get("passages", 0)),
+            "model": self.model, "dimension": self.manifest["dimension"],
             "index_type": self.manifest["index_type"], "generation": self.generation.name,
             "created": self.manifest.get("created"), "first_date": first, "last_date": last,
             "bytes_on_disk": size,
@@ -229,23 +254,32 @@ def _open_file(path: Path, opener: Any) -> Any:
 
 
 def write_generation(index_dir: Path, documents: list[Document], vectors: np.ndarray, model: str,
-                     index_kind: str = "auto") -> Path:
-    """Write documents and their row-aligned vectors as a new generation and publish it atomically.
+                     index_kind: str = "auto", passages: dict[int, list[Passage]] | None = None,
+                     passage_vectors: np.ndarray | None = None) -> Path:
+    """Write documents, their row-aligned vectors and their passages as a new generation; publish it atomically.
 
-    Anything that fails before the final rename leaves the published index untouched.
+    `passages` maps a document row to its passages; `passage_vectors` holds one row per passage in document
+    row order. Anything that fails before the final rename leaves the published index untouched.
     """
     if len(documents) != len(vectors):
         raise ValueError(f"{len(documents)} documents but {len(vectors)} vectors")
+    passages = passages or {}
+    count = sum(len(found) for found in passages.values())
+    if count != (0 if passage_vectors is None else len(passage_vectors)):
+        raise ValueError(f"{count} passages but {0 if passage_vectors is None else len(passage_vectors)} vectors")
     tmp = new_generation_dir(index_dir)
     try:
-        create(tmp / DATABASE, documents)
+        create(tmp / DATABASE, documents, passages)
         np.save(tmp / VECTORS, vectors)
+        if passage_vectors is not None and len(passage_vectors):
+            np.save(tmp / PASSAGE_VECTORS, passage_vectors.astype(np.float16))
         kind = vector_index.choose_kind(len(vectors)) if index_kind == "auto" else index_kind
         vector_index.save(vector_index.build(vectors, kind), tmp / FAISS)
         from datetime import datetime, timezone
 
         manifest = {"model": model, "dimension": int(vectors.shape[1]), "count": len(documents),
-                    "index_type": kind, "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                    "index_type": kind, "passages": count,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         final = publish(index_dir, tmp, manifest)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -268,9 +302,10 @@ class EmbeddedWriter:
         """The index directory's single-writer lock."""
         return writer_lock(self.index_dir, wait)
 
-    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto") -> str:
+    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto",
+                passages: dict[int, list[Passage]] | None = None, passage_vectors: np.ndarray | None = None) -> str:
         """Write and publish a generation; returns its name."""
-        return write_generation(self.index_dir, documents, vectors, model, index_kind).name
+        return write_generation(self.index_dir, documents, vectors, model, index_kind, passages, passage_vectors).name
 
 
 def stored_documents(index_dir: Path) -> list[Document]:

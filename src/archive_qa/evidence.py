@@ -1,0 +1,190 @@
+"""Evidence: the best 1-3 spans of each result for the question, and a keyword-in-context snippet.
+
+A span is `{"field", "start", "end", "text"}` with `document[field][start:end] == text`. Nothing is embedded
+here: passages were embedded at ingest, a summary shares its document's vector, and the question's vector
+is the one the search already made. Within the best passages, the span is the sentence that shares most of
+the question's rarer words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .documents import Document
+from .passages import sentence_spans
+from .words import stems, word_stem
+
+MAX_SPANS = 3
+PASSAGES_READ = 2  # best passages of a document whose sentences are weighed
+OVERLAP_WEIGHT = 0.5  # share of the rarity-weighted word overlap in a span's score
+MAX_SPAN_CHARS = 400  # a span is cut at a word boundary beyond this
+PRONOUN_PENALTY = 0.15  # "He said …" loses its subject once quoted alone
+SNIPPET_WORDS = 14  # words either side of the first marked word
+_PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_TOKEN = re.compile(r"\S+")
+MIN_WORDS = 4  # a quotable sentence has at least this many words
+_NOT_PROSE = re.compile(  # datelines ("Moscow, July 17, 1951—6 p. m."), markings, cable references
+    r"^\s*(?:[A-Z][A-Za-z .]{1,40}, (?:[A-Z][a-z]{2,9}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,9} \d{4})\s*[—–-]|"
+    r"(?:top secret|secret|confidential|restricted|unclassified|priority|niact|eyes only)\b[A-Za-z ]{0,40}$)"
+    r"|\b(?:[Dd]eptel|[Uu]rtel|[Mm]ytel|[Ee]mbtel|[Rr]eftel)\b",
+    re.IGNORECASE)
+
+
+@dataclass
+class Span:
+    """One quoted span of a document field and how well it answers the question."""
+
+    field: str
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    similarity: float = 0.0  # cosine of the question to the passage (or document) the span lies in
+
+    def to_dict(self) -> dict[str, Any]:
+        """The four keys every evidence item and citation passage carries."""
+        return {"field": self.field, "start": self.start, "end": self.end, "text": self.text}
+
+
+def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[tuple[int, Document]]
+            ) -> dict[str, list[Span]]:
+    """Document id => its best spans (best first) for every ranked (row, Document)."""
+    if not ranked:
+        return {}
+    words = stems(question)
+    rows = [row for row, _ in ranked]
+    passages = store.passages_of(rows)
+    query = None if vector is None else np.asarray(vector, dtype=np.float32)
+    doc_similarity = _cosines(store.vectors_of(rows), query) if query is not None else None
+    passage_rows = [p for found in passages.values() for p, _, _ in found]
+    passage_similarity = dict(zip(passage_rows, _cosines(store.passage_vectors(passage_rows), query))) \
+        if query is not None and passage_rows else {}
+    passage_bags = {p: stems(doc.text[a:b]) for row, doc in ranked if doc.text
+                    for p, a, b in passages.get(row, [])}
+    bags = [stems(" ".join(filter(None, (doc.title, doc.summary)))).union(
+        *(passage_bags[p] for p, _, _ in passages.get(row, []) if p in passage_bags)) for row, doc in ranked]
+    weights = _rarity(words, bags)
+    found: dict[str, list[Span]] = {}
+    for n, (row, doc) in enumerate(ranked):
+        similarity = float(doc_similarity[n]) if doc_similarity is not None else 0.0
+        spans = _summary_spans(doc, similarity, weights)
+        text_passages = [p for p in passages.get(row, []) if p[0] in passage_bags]
+        if text_passages and doc.text:
+            def merit(p: tuple[int, int, int]) -> float:
+                return passage_similarity.get(p[0], 0.0) + OVERLAP_WEIGHT * sum(
+                    weights[w] for w in passage_bags[p[0]] & weights.keys())
+
+            for passage_row, start, end in sorted(text_passages, key=merit, reverse=True)[:PASSAGES_READ]:
+                spans += _sentence_spans(doc.text, "text", start, end, passage_similarity.get(passage_row, 0.0),
+                                         weights, doc.title)
+        if not spans:  # nothing reads as prose: the record's own words, as far as it has them
+            spans = _fallback(doc, passages.get(row, []), similarity)
+        spans.sort(key=lambda s: -s.score)
+        found[doc.id] = _distinct(spans)[:MAX_SPANS]
+    return found
+
+
+def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
+    """The span's neighbourhood in its field, SNIPPET_WORDS words either side of the first question word in it,
+    with `marks` [[start, end], ...] of the question's words relative to the snippet's text."""
+    source = getattr(doc, span.field) or ""
+    wanted = stems(question)
+    hits = [m.span() for m in _WORD.finditer(source, span.start, span.end) if word_stem(m.group().lower()) in wanted]
+    reach = 40 * SNIPPET_WORDS  # characters either side, more than SNIPPET_WORDS words
+    words = [m.span() for m in _TOKEN.finditer(source, max(0, span.start - reach), span.end + reach)]
+    anchor = hits[0][0] if hits else span.start
+    at = next((i for i, (a, b) in enumerate(words) if b > anchor), 0)
+    first, last = max(0, at - SNIPPET_WORDS), min(len(words), at + SNIPPET_WORDS + 1)
+    start, end = (words[first][0], words[last - 1][1]) if words else (0, 0)
+    marks = [[a - start, b - start] for m in _WORD.finditer(source, start, end)
+             if word_stem(m.group().lower()) in wanted for a, b in [m.span()]]
+    return {"field": span.field, "start": start, "end": end, "text": source[start:end], "marks": marks,
+            "before": bool(source[:start].strip()), "after": bool(source[end:].strip())}
+
+
+def _fallback(doc: Document, passages: list[tuple[int, int, int]], similarity: float) -> list[Span]:
+    """The summary, else the first passage, else the title, as one span (cut to MAX_SPAN_CHARS)."""
+    for field, start, end in (("summary", 0, len(doc.summary or "")),
+                              ("text", *(passages[0][1:] if passages else (0, 0))),
+                              ("title", 0, len(doc.title or ""))):
+        source = getattr(doc, field) or ""
+        if end > start and source[start:end].strip():
+            a, b = _bounded(source, start, end)
+            return [Span(field, a, b, source[a:b], similarity, similarity)]
+    return []
+
+
+def _summary_spans(doc: Document, similarity: float, weights: dict[str, float]) -> list[Span]:
+    """A summary's sentences, each scored with its document's cosine (the summary is what was embedded)."""
+    if not doc.summary:
+        return []
+    return _sentence_spans(doc.summary, "summary", 0, len(doc.summary), similarity, weights, doc.title)
+
+
+def _sentence_spans(source: str, field: str, start: int, end: int, similarity: float,
+                    weights: dict[str, float], title: str | None = None) -> list[Span]:
+    """Sentence spans of source[start:end], scored; one that only repeats the title is left out."""
+    sentences = [s for s in sentence_spans(source, start, end) if _prose(source[s[0]:s[1]])]
+    heading = " ".join((title or "").lower().rstrip(". ").split())
+    spans = []
+    for a, b in sentences:
+        a, b = _bounded(source, a, b)
+        text = source[a:b]
+        if heading and " ".join(text.lower().rstrip(". ").split()) == heading:
+            continue  # a summary or text that opens by repeating the title says nothing more
+        score = similarity + OVERLAP_WEIGHT * _overlap(text, weights)
+        if _PRONOUN_LEAD.match(text):
+            score -= PRONOUN_PENALTY
+        spans.append(Span(field, a, b, text, score, similarity))
+    return spans
+
+
+def _prose(text: str) -> bool:
+    """A sentence a reader can be quoted: words mostly, not a dateline, a classification or a cable reference."""
+    words = text.split()
+    if len(words) < MIN_WORDS or _NOT_PROSE.search(text):
+        return False
+    return sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in words) >= 0.6 * len(words)
+
+
+def _bounded(source: str, start: int, end: int) -> tuple[int, int]:
+    """A span cut to MAX_SPAN_CHARS at a word boundary."""
+    if end - start <= MAX_SPAN_CHARS:
+        return start, end
+    cut = source.rfind(" ", start, start + MAX_SPAN_CHARS)
+    return start, (cut if cut > start else start + MAX_SPAN_CHARS)
+
+
+def _distinct(spans: list[Span]) -> list[Span]:
+    """Spans that do not overlap a better one."""
+    kept: list[Span] = []
+    for span in spans:
+        if not any(k.field == span.field and k.start < span.end and span.start < k.end for k in kept):
+            kept.append(span)
+    return kept
+
+
+def _rarity(words: set[str], bags: list[set[str]]) -> dict[str, float]:
+    """Each question word weighted by how few of the ranked documents hold it (names all share count little)."""
+    total = len(bags) or 1
+    weights = {w: math.log(1 + total / (1 + sum(w in bag for bag in bags))) for w in words}
+    norm = sum(weights.values()) or 1.0
+    return {w: value / norm for w, value in weights.items()}
+
+
+def _overlap(text: str, weights: dict[str, float]) -> float:
+    """The rarity-weighted share of the question's words that a text holds (0..1)."""
+    return sum(weights[w] for w in stems(text) & weights.keys())
+
+
+def _cosines(vectors: np.ndarray, query: np.ndarray | None) -> np.ndarray:
+    """Cosine of unit-length vectors to a unit-length query."""
+    if query is None or not len(vectors):
+        return np.zeros(len(vectors), dtype=np.float32)
+    return np.asarray(vectors, dtype=np.float32) @ query
