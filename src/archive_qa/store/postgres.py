@@ -3,8 +3,8 @@ tables of their own, published by moving one pointer row; reads from replicas, f
 
 BM25 is computed here from term statistics the backend keeps (per-field term counts, document lengths and
 document frequencies, all from `analysis.analyze`, FTS5's tokenizer), with FTS5's formula, so rankings
-match the embedded store's; Postgres' ts_rank is not BM25. Phrases match through a tsvector with a GIN
-index; a phrase's per-field count is the least count of its words (an upper bound on FTS5's phrase count).
+match the embedded store's; Postgres' ts_rank is not BM25. A phrase's per-field count comes from the kept
+term positions; how many documents hold a phrase, from a tsvector with a GIN index.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ K1, B = 1.2, 0.75  # FTS5's bm25() constants
 KEEP = 2  # published generations kept (the one before serves readers that opened it, and lagging replicas)
 RETRY_REPLICA_S = 5.0  # after a replica fails, reads go to the primary this long before the replica is tried again
 FIELDS = ("title", "summary", "text", "people")
+FIELD_SPAN = 10_000_000  # a term's kept position: field number x FIELD_SPAN + its place in the field
 HEAD = ("title", "summary", "people")
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -62,7 +63,7 @@ CREATE TABLE {g}_documents (
 CREATE TABLE {g}_people (row int NOT NULL, name text NOT NULL, key text NOT NULL);
 CREATE TABLE {g}_places (row int NOT NULL, kind text NOT NULL, name text NOT NULL, key text NOT NULL);
 CREATE TABLE {g}_postings (term text NOT NULL, row int NOT NULL, title int NOT NULL, summary int NOT NULL,
-                           text int NOT NULL, people int NOT NULL);
+                           text int NOT NULL, people int NOT NULL, positions int[] NOT NULL);
 CREATE TABLE {g}_terms (term text PRIMARY KEY, df int NOT NULL, df_head int NOT NULL);
 """
 INDEXES = """
@@ -318,7 +319,7 @@ class PostgresStore:
 
     def _counts(self, phrases: list[list[str]], filters: Filters | None, rows: Sequence[int] | None = None
                 ) -> dict[int, np.ndarray]:
-        """row => per phrase and field the phrase's count (phrases: the least count of its words; matched exactly)."""
+        """row => per phrase and field how often the phrase occurs (a phrase's words adjacent, in order, in one field)."""
         words = sorted({t for terms in phrases for t in terms})
         where, params = self._where(filters)
         extra = " AND p.row = ANY(%s)" if rows is not None else ""
@@ -331,18 +332,27 @@ class PostgresStore:
         counts: dict[int, np.ndarray] = {}
         for i, terms in enumerate(phrases):
             present = set.intersection(*(set(per_word.get(t, {})) for t in terms))
-            if len(terms) > 1 and present:
-                present &= self._phrase_rows(terms, sorted(present))
+            exact = self._phrase_counts(terms, sorted(present)) if len(terms) > 1 and present else {}
             for row in present:
-                tf = np.min([per_word[t][row] for t in terms], axis=0)
-                counts.setdefault(row, np.zeros((len(phrases), len(FIELDS))))[i] = tf
+                tf = exact[row] if len(terms) > 1 else per_word[terms[0]][row]
+                if tf.any():
+                    counts.setdefault(row, np.zeros((len(phrases), len(FIELDS))))[i] = tf
         return counts
 
-    def _phrase_rows(self, terms: list[str], rows: list[int]) -> set[int]:
-        """Which of `rows` hold the words as a phrase (adjacent, in order)."""
-        query = " <-> ".join(_lexeme(t) for t in terms)
-        return {r for (r,) in self._rows(f"SELECT row FROM {self.t}_documents WHERE row = ANY(%s) AND tsv @@ %s::tsquery",
-                                          (rows, query))}
+    def _phrase_counts(self, terms: list[str], rows: list[int]) -> dict[int, np.ndarray]:
+        """row => per field how often the words occur adjacent and in order, from the kept positions."""
+        found = self._rows(f"SELECT term, row, positions FROM {self.t}_postings WHERE term = ANY(%s) AND row = ANY(%s)",
+                           (sorted(set(terms)), rows))
+        positions: dict[tuple[str, int], set[int]] = {(term, row): set(where) for term, row, where in found}
+        counts = {}
+        for row in rows:
+            sets = [positions.get((term, row), set()) for term in terms]
+            tf = np.zeros(len(FIELDS))
+            for start in sets[0]:
+                if all(start + n in sets[n] for n in range(1, len(terms))):
+                    tf[start // FIELD_SPAN] += 1
+            counts[row] = tf
+        return counts
 
     def lexical(self, phrases: Sequence[str], k: int, weights: Sequence[float], filters: Filters | None = None,
                 head: bool = False) -> Ranking:
@@ -541,11 +551,13 @@ class PostgresWriter:
         with connection.cursor().copy(f"COPY {t}_postings FROM STDIN") as postings:
             for row, fields in enumerate(analysed):
                 counts: dict[str, list[int]] = {}
+                where: dict[str, list[int]] = {}
                 for f, terms in enumerate(fields):
-                    for term in terms:
+                    for n, term in enumerate(terms):
                         counts.setdefault(term, [0, 0, 0, 0])[f] += 1
+                        where.setdefault(term, []).append(f * FIELD_SPAN + n)
                 for term, tf in counts.items():
-                    postings.write_row((term, row, *tf))
+                    postings.write_row((term, row, *tf, where[term]))
                     entry = df.setdefault(term, [0, 0])
                     entry[0] += 1
                     entry[1] += 1 if (tf[0] or tf[1] or tf[3]) else 0
