@@ -15,7 +15,8 @@ from .embedding import get_embedder
 from .passages import Passage, split
 from .places import locate
 from .records import CollectionError, RecordError, read_collection
-from .store import IndexMismatchError, IndexMissingError, Store, StoreReader, open_store, open_writer
+from .store import IndexError_, IndexMismatchError, IndexMissingError, StoreReader, open_store, open_writer
+from .store.factory import store_url
 from .store.layout import writer_lock
 from .store.store import stored_documents, write_generation
 
@@ -98,13 +99,16 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
 def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
     """Remove documents by id; unknown ids are reported as errors."""
     index_dir = Path(index_dir)
-    store = Store.open(index_dir)
+    store = open_store(index_dir)  # the index directory, or the server ARCHIVE_QA_STORE names
     return _apply(index_dir, model or store.model, [], list(ids), IngestReport(), "auto", 64, "auto", False)
 
 
 def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_size: int = 64,
             index_kind: str = "auto", progress: bool | None = None) -> IngestReport:
     """Re-embed every stored document with `model` (after a model change or a damaged vector file)."""
+    if store_url() is not None:
+        raise IndexError_("reindex works on an index directory only; on a server, ingest the collection files "
+                          "again with --model")
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
         documents = [locate(doc) for doc in stored_documents(index_dir)]
