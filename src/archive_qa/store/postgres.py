@@ -98,7 +98,8 @@ def pool(url: str, size: int = POOL_SIZE) -> ConnectionPool:
         found = _POOLS.get(url)
         if found is None:
             found = _POOLS[url] = ConnectionPool(
-                url, min_size=1, max_size=size, configure=_configure, open=True, timeout=3.0, reconnect_timeout=30.0,
+                url, min_size=1, max_size=size, configure=_configure, check=ConnectionPool.check_connection,
+                open=True, timeout=3.0, reconnect_timeout=30.0,
                 name=f"archive_qa {_safe(url)}", kwargs={"connect_timeout": 3})
         return found
 
@@ -126,8 +127,12 @@ class Reader:
         candidates = [u for u in self.urls if self._down_until.get(u, 0.0) <= now] or self.urls[-1:]
         for url in candidates:
             try:
-                with pool(url).connection() as connection:
-                    return work(connection)
+                try:
+                    with pool(url).connection() as connection:
+                        return work(connection)
+                except psycopg.OperationalError:  # a connection that broke since its check: once more, fresh
+                    with pool(url).connection() as connection:
+                        return work(connection)
             except (psycopg.OperationalError, PoolTimeout) as error:
                 last = error
                 if url != self.urls[-1]:
