@@ -1,5 +1,8 @@
 """archive_qa against txtai (Embeddings on faiss): same corpus, model and questions, one run.
 
+"archive_qa HTTP" (ours-http) is the same index behind `archive-qa serve` on a loopback port, timed from a
+client in another process (GET /api/search, keep-alive, from sending to the last byte; one fresh server per
+mode, so no vector is cached across modes); its CPU per question is the server's, its memory the server's RSS.
 Two txtai set-ups: "txtai" (content=False) returns ids and scores only; "txtai+docs" (content=True) stores
 each document's date, title, summary, people and URL and returns them with the ids, as archive_qa returns
 documents (archive_qa also returns citations, reads dates and people in the question, folds duplicates and
@@ -11,6 +14,8 @@ txtai lives in its own environment so it never enters the product's dependencies
 Run (from the repository root):
     .venv-bench/bin/python bench/compare_txtai.py                        # the FRUS corpus in ../shared
     .venv-bench/bin/python bench/compare_txtai.py --limit 500 --templates 2   # a quick look
+    .venv-bench/bin/python bench/compare_txtai.py --systems ours ours-http txtai txtai-hybrid --templates 2 \
+        --rounds 2 --ours-index /tmp/cond/frus       # reuse an index of the same corpus (bench/conditions.py)
 
 Each system runs in fresh child processes, one after the other: a build process (load the model, build and
 save the index) and query processes (load the saved index, warm up, then time every question once, k=10),
@@ -31,6 +36,7 @@ import json
 import os
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -41,7 +47,8 @@ from typing import Any
 
 import benchlib
 
-SYSTEMS = {"ours": "archive_qa", "txtai": "txtai", "txtai-docs": "txtai+docs", "txtai-hybrid": "txtai hybrid"}
+SYSTEMS = {"ours": "archive_qa", "ours-http": "archive_qa HTTP", "txtai": "txtai", "txtai-docs": "txtai+docs",
+           "txtai-hybrid": "txtai hybrid"}
 DOCS_QUERY = "select id, date, title, summary, people, url, score from txtai where similar(:question)"
 TEMPLATES = ("{q}", "Tell me: {q}", "{q} Cite the documents.", "Question: {q}", "{q} (with sources)",
              "Please answer: {q}", "{q} What do the records say?", "{q} Summarise briefly.")
@@ -52,6 +59,80 @@ def memory() -> dict[str, float]:
     mem = benchlib.proc_memory()
     return {"rss_mib": mem.get("rss_mib", 0.0), "peak_rss_mib": mem.get("peak_rss_mib", 0.0),
             "pss_mib": mem.get("pss_mib", 0.0)}
+
+
+def free_port() -> int:
+    """A TCP port on the loopback nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def serve(index: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`archive-qa serve` on the index at a free loopback port, once /healthz answers; (process, base URL)."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "archive_qa.cli", "serve", "--index", str(index), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"archive-qa serve exited with {server.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    server.kill()
+    raise SystemExit("archive-qa serve did not answer /healthz within 300 s")
+
+
+def http_child(work: Path, questions: list[str], modes: list[str], out: dict[str, Any]) -> None:
+    """Time every question over loopback HTTP (GET /api/search, k=10, keep-alive), one fresh server per mode.
+
+    Wall time is from sending the request to its last byte; CPU per question is the server's (all threads);
+    memory is the server's RSS after answering, against this client's after importing what both need.
+    """
+    import httpx
+
+    out["latency"], out["top10"], out["samples_s"], out["server_rss_mib"] = {}, {}, {}, {}
+    for mode in modes:  # a new server per mode, so no question's vector is cached from the mode before
+        started = time.perf_counter()
+        server, base = serve(work / "ours")
+        out["load_s"] = time.perf_counter() - started
+        try:
+            with httpx.Client(base_url=base, timeout=60) as client:
+                for warm in ("warm-up question about treaties", "the ambassador reported on the election", "1952"):
+                    client.get("/api/search", params={"q": warm, "k": 10, "mode": mode}).raise_for_status()
+                samples, tops = [], []
+                cpu, client_cpu = process_cpu_s(server.pid), time.process_time()
+                for q in questions:
+                    start = time.perf_counter()
+                    response = client.get("/api/search", params={"q": q, "k": 10, "mode": mode})
+                    body = response.content  # the last byte
+                    samples.append(time.perf_counter() - start)
+                    response.raise_for_status()
+                    tops.append([r["id"] for r in json.loads(body)["results"]])
+                out["latency"][mode] = benchlib.percentiles(samples)
+                out["latency"][mode]["cpu_ms_per_question"] = (process_cpu_s(server.pid) - cpu) * 1000 / len(questions)
+                out["latency"][mode]["client_cpu_ms_per_question"] = (time.process_time() - client_cpu) * 1000 / len(questions)
+                out["samples_s"][mode] = samples
+                out["top10"][mode] = tops
+                out["server_rss_mib"][mode] = benchlib.proc_memory(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    out["after_load"] = out["end"] = {key: max(m.get(key, 0.0) for m in out["server_rss_mib"].values())
+                                      for key in ("rss_mib", "peak_rss_mib", "pss_mib")}
 
 
 def corpus_texts(corpus: str, limit: int | None) -> tuple[list[str], list[str]]:
@@ -117,6 +198,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         out["documents"] = embeddings.count()
         out["index_bytes"] = benchlib.dir_bytes(work / args.child.removesuffix("-build"))
         out["txtai_config"] = json.loads(json.dumps(embeddings.config, default=str))
+    elif args.child == "ours-http-query":
+        http_child(work, questions, args.modes, out)
     elif args.child == "ours-query":
         from archive_qa.archive import open_index
 
@@ -170,8 +253,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         out["latency"][label]["cpu_ms_per_question"] = (time.process_time() - cpu) * 1000 / len(questions)
         out["samples_s"] = {label: samples}
         out["top10"] = {label: tops}
-    out["end"] = memory()
-    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.child != "ours-http-query":
+        out["end"] = memory()
+    out["peak_rss_mib"] = (out["end"]["peak_rss_mib"] if args.child == "ours-http-query"
+                           else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
 
 
@@ -226,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="what to run: ours, txtai (ids only), txtai-docs (content=True), txtai-hybrid (BM25 + vectors)")
     parser.add_argument("--rounds", type=int, default=3, help="query processes per system, alternating")
     parser.add_argument("--query-threads", type=int, default=1, help="OMP_NUM_THREADS of both query processes")
+    parser.add_argument("--ours-index", type=Path, help="an archive_qa index of the same corpus to reuse (no ours build)")
     parser.add_argument("--txtai-components", help="txtai faiss components (default: txtai's own choice)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -249,7 +335,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(lines[: args.limit] if args.limit else lines)} documents, {len(questions)} questions; "
               f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
         systems = tuple(args.systems)
-        runs = {f"{system}-build": run_child(f"{system}-build", args, work) for system in systems}
+        builds = [system for system in systems if system != "ours-http"]
+        if "ours-http" in systems and "ours" not in builds:
+            builds.insert(0, "ours")
+        if args.ours_index:  # reuse an index of the same corpus: no archive_qa build is timed
+            (work / "ours").symlink_to(args.ours_index.resolve())
+            builds = [system for system in builds if system != "ours"]
+        runs = {f"{system}-build": run_child(f"{system}-build", args, work) for system in builds}
+        if args.ours_index:
+            runs["ours-build"] = {"build_s": None, "documents": len(lines[: args.limit] if args.limit else lines),
+                                  "index_bytes": benchlib.dir_bytes(args.ours_index), "peak_rss_mib": None,
+                                  "reused": str(args.ours_index)}
+        if "ours-http" in systems:
+            runs["ours-http-build"] = runs["ours-build"]
         for number in range(args.rounds):  # query processes alternate, so drift in the box's load hits all
             for name in (f"{system}-query" for system in systems):
                 runs[f"{name}-{number + 1}"] = run_child(name, args, work)
@@ -265,8 +363,10 @@ def main(argv: list[str] | None = None) -> int:
             pooled = benchlib.percentiles([t for q in queries for t in q["samples_s"][mode]])
             rows.append({
                 "system": SYSTEMS[system], "mode": mode,
-                "build_s": round(build["build_s"], 1), "docs_per_s": round(build["documents"] / build["build_s"], 1),
-                "index_mib": round(build["index_bytes"] / 2**20, 1), "build_peak_mib": round(build["peak_rss_mib"]),
+                "build_s": round(build["build_s"], 1) if build["build_s"] else None,
+                "docs_per_s": round(build["documents"] / build["build_s"], 1) if build["build_s"] else None,
+                "index_mib": round(build["index_bytes"] / 2**20, 1),
+                "build_peak_mib": round(build["peak_rss_mib"]) if build["peak_rss_mib"] else None,
                 "load_s": round(statistics.median(q["load_s"] for q in queries), 2),
                 "ndcg10": quality(queries[0]["top10"][mode], asked, judgements),
                 "p50_ms": pooled["p50_ms"], "p95_ms": pooled["p95_ms"],
@@ -282,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(questions)} new questions each, k=10, CPU; txtai index: "
           + ", ".join(f"{SYSTEMS[name]}: " + str(runs[f"{name}-build"]["txtai_config"].get("build", {})
                                                 .get("settings", {}).get("components", "?"))
-                      for name in systems if name != "ours"))
+                      for name in systems if not name.startswith("ours")))
     print(benchlib.table(rows, list(rows[0])))
     print(f"top-10 overlap with txtai: {agreement}")
     for run in runs.values():

@@ -8,7 +8,9 @@ Run (from the repository root):
 Questions are the seed question and a few others, repeated (the encoder's cache then answers, so the
 ranking's own work is the same in both paths and the difference is the HTTP path's). The server runs with
 the project's settings (one math thread) in this process, on its own thread; the client is httpx with a
-kept-alive connection. Writes bench/results/http_path.json.
+kept-alive connection. It also times, in CPU time per response (steady under a loaded box), FastAPI's own
+`response_model` path (validate, back to Python, stdlib JSON) against `api/typed.py` (validate, pydantic-core
+JSON) on the same search response. Writes bench/results/http_path.json.
 """
 
 from __future__ import annotations
@@ -29,10 +31,39 @@ import uvicorn  # noqa: E402
 
 import benchlib  # noqa: E402
 from archive_qa.api.app import create_app  # noqa: E402
+from archive_qa import responses  # noqa: E402
+from archive_qa.api.typed import typed  # noqa: E402
 from archive_qa.archive import open_index  # noqa: E402
 
 QUESTIONS = ("what did Stalin say about neutral countries?", "Formosa strategic importance", "Dalai Lama asylum",
              "prisoners of war repatriation", "armistice talks at Kaesong")
+
+
+def encoding_cpu_ms(response: dict, repeats: int = 500) -> dict[str, float]:
+    """CPU milliseconds per response: FastAPI's response_model path against typed()."""
+    import asyncio
+
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+    from fastapi.routing import serialize_response
+
+    app = FastAPI()
+    app.get("/x", response_model=responses.Search)(lambda: response)
+    field = next(route for route in app.routes if getattr(route, "path", "") == "/x").response_field
+    loop = asyncio.new_event_loop()
+
+    def fastapi_path() -> None:
+        JSONResponse(loop.run_until_complete(serialize_response(field=field, response_content=response,
+                                                                is_coroutine=False)))
+
+    timings = {}
+    for name, call in (("fastapi_response_model", fastapi_path), ("typed", lambda: typed(responses.Search, response))):
+        start = time.process_time()
+        for _ in range(repeats):
+            call()
+        timings[name] = round(1000 * (time.process_time() - start) / repeats, 3)
+    loop.close()
+    return timings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 http.append(time.perf_counter() - start)
                 sizes.append(len(response.content))
     server.should_exit = True
-    result = {"index": args.index, "machine": benchlib.machine(), "requests": len(http),
+    encoding = encoding_cpu_ms(archive.search(QUESTIONS[0]))
+    result = {"encoding_cpu_ms": encoding, "index": args.index, "machine": benchlib.machine(), "requests": len(http),
               "in_process": benchlib.percentiles(direct), "http": benchlib.percentiles(http),
               "http_path_p50_ms": round(1000 * (statistics.median(http) - statistics.median(direct)), 2),
               "response_bytes_p50": int(statistics.median(sizes)), "load_average": os.getloadavg()}
@@ -75,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"in process p50 {result['in_process']['p50_ms']} ms, over HTTP p50 {result['http']['p50_ms']} ms: "
           f"the HTTP path adds {result['http_path_p50_ms']} ms ({result['response_bytes_p50']} bytes a response; "
           f"load {result['load_average'][0]:.1f})")
+    print(f"encoding one response, CPU ms: FastAPI's response_model path {encoding['fastapi_response_model']}, "
+          f"typed() {encoding['typed']}")
     return 0
 
 

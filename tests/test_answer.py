@@ -291,3 +291,11 @@ def test_person_and_place_filters_keep_only_their_documents(seed_archive: Archiv
     assert tokyo["documents"] and all(doc["metadata"].get("place") == "Tokyo" or "Tokyo" in doc["places"]
                                       for doc in tokyo["documents"])
     assert_resolves(tokyo)
+
+
+def test_a_period_question_answers_with_that_periods_documents(bundled_archive: Archive) -> None:
+    response = bundled_archive.ask("What happened in July 1951?")
+    assert response["answerable"] and response["answer"].startswith("The most central documents from July 1951:")
+    assert len(response["citations"]) >= 3
+    assert all(c["date"].startswith("1951-07") for c in response["citations"]), response["citations"]
+    assert_resolves(response, bundled_archive)

@@ -11,7 +11,7 @@ from typing import Any
 from . import urls
 from .dates import PartialDate
 from .documents import Document
-from .words import STOPWORDS, content_words, stems  # noqa: F401  (STOPWORDS, content_words: re-exported)
+from .words import stems
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def _heading_span(result: dict[str, Any]) -> dict[str, Any]:
 
 def quotable(passage: dict[str, Any]) -> dict[str, Any]:
     """A span narrowed to what a sentence quotes: no "Subject:" lead, no closing punctuation, at most MAX_CHARS."""
-    text, start, end = passage["text"], passage["start"], passage["end"]
+    text, start = passage["text"], passage["start"]
     lead = re.match(r"\s*(?:Subject|Re|Ref):\s*", text)
     if lead and lead.end() < len(text):
         start, text = start + lead.end(), text[lead.end():]

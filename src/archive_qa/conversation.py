@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from .answer import content_words
+from .words import content_words
 from .dates import DateParseError, PartialDate, parse_date
 
 log = logging.getLogger(__name__)

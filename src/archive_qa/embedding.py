@@ -18,7 +18,7 @@ import numpy as np
 from . import settings
 
 if TYPE_CHECKING:
-    from .query_encoder import QueryEncoder
+    from .query_encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,9 @@ class Embedder:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._questions_seen = 0
-        self._setup_lock = threading.Lock()  # guards building the traced encoder (~0.6 s) and the pool
+        self._setup_lock = threading.Lock()  # guards building the question encoder (a few s) and the pool
         self._pool: ThreadPoolExecutor | None = None  # encodes questions beside the search's SQLite work
-        self._question_encoder: QueryEncoder | None = None
+        self._question_encoder: Encoder | None = None  # int8 ONNX Runtime or a frozen fp32 graph
         self._question_encoder_tried = not settings.get("traced_questions") or self.device != "cpu"
 
     def encode_documents(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
@@ -177,7 +177,7 @@ class Embedder:
         return np.stack([found[text] for text in texts])
 
     def prepare_questions(self) -> None:
-        """Build the traced question encoder now (about 0.6 s) rather than on the second new question."""
+        """Build the question encoder now (int8 export, a few seconds) rather than on the second new question."""
         with self._setup_lock:
             if not self._question_encoder_tried:
                 from . import query_encoder  # imports torch, so only once a model is loaded
@@ -186,7 +186,7 @@ class Embedder:
                 self._question_encoder = query_encoder.build(self._model)
 
     def _single_encoder(self) -> bool:
-        """Whether one new text goes through the traced encoder; built once a process has asked twice.
+        """Whether one new text goes through the question encoder; built once a process has asked twice.
 
         A one-shot CLI search never pays for tracing; a server (which calls `prepare_questions` at start),
         a notebook or a benchmark does, once.

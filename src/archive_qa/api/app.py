@@ -6,11 +6,13 @@ import logging
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from .. import __version__, memory, responses, settings
 from ..archive import Archive, open_index
 from ..mcp_server import mount
 from . import ask, facets, limits, pages, search
+from .typed import typed
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,8 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     mount(app, app.state.archive)  # MCP tools over streamable HTTP at /mcp
 
     @app.get("/healthz", tags=["health"], response_model=responses.Health)
-    def healthz(request: Request) -> dict[str, object]:
+    def healthz(request: Request) -> Response:
         """Liveness and the index's size."""
-        return {"status": "ok", "documents": request.app.state.archive.store.count()}
+        return typed(responses.Health, {"status": "ok", "documents": request.app.state.archive.store.count()})
 
     return app

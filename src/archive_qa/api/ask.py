@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, Field, field_validator
 
 from .. import responses
 from .errors import bad_parameter
+from .typed import typed
 from .schemas import check_date, check_people, check_question
 
 router = APIRouter(prefix="/api", tags=["answers"])
@@ -86,6 +88,6 @@ def run_ask(request: Request, body: AskBody) -> dict[str, Any]:
 
 
 @router.post("/ask", response_model=responses.Answer, responses=responses.BAD_BODY)
-def ask(request: Request, body: AskBody) -> dict[str, Any]:
+def ask(request: Request, body: AskBody) -> Response:
     """Answer a question from the archive: `answer` with [n] markers, `citations`, `documents`, `interpreted`."""
-    return run_ask(request, body)
+    return typed(responses.Answer, run_ask(request, body))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
 from .. import facets, responses
 from .search import check_query
+from .typed import typed
 
 router = APIRouter(prefix="/api", tags=["facets"])
 DEPTH = 100  # results of the question that are counted
@@ -23,15 +25,17 @@ def facets_get(
     place: Annotated[list[str], Query(description="only documents at or about this place")] = [],  # noqa: B006
     region: Annotated[list[str], Query(description="only documents in this region")] = [],  # noqa: B006
     interpret: Annotated[bool, Query(description="read dates, people and regions from the question")] = True,
-) -> dict[str, Any]:
+) -> Response:
     """Counts over the question's first 100 results inside the filters (the page's filters, as JSON)."""
     archive = request.app.state.archive
     if q is None or not q.strip():
-        return {"query": None, "filters": None, "interpreted": None, **facets.for_store(archive.store).to_dict()}
+        return typed(responses.Facets, {"query": None, "filters": None, "interpreted": None,
+                                        **facets.for_store(archive.store).to_dict()})
     q = check_query(q, date_from, date_to, person=person, place=place, region=region)
     response = archive.search(q, k=DEPTH, date_from=date_from, date_to=date_to, person=person, place=place,
                               region=region, interpret=interpret)
     store = archive.store
     found = store.documents([r["id"] for r in response["results"]])
     counted = facets.count(store, (found[r["id"]] for r in response["results"] if r["id"] in found))
-    return {"query": q, "filters": response["filters"], "interpreted": response["interpreted"], **counted.to_dict()}
+    return typed(responses.Facets, {"query": q, "filters": response["filters"], "interpreted": response["interpreted"],
+                                    **counted.to_dict()})

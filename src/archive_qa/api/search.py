@@ -12,6 +12,7 @@ from ..archive import Archive
 from ..citations import chicago
 from ..exports import FORMATS, export
 from .errors import bad_parameter
+from .typed import typed
 from .schemas import SearchBody, check_date, check_people, check_question
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -75,7 +76,7 @@ def search_get(
     archive = archive_of(request)
     response = run_search(archive, body)
     if format in (None, "json"):
-        return response
+        return typed(responses.Search, response)
     found = archive.store.documents([r["id"] for r in response["results"]])
     documents = [found[r["id"]] for r in response["results"] if r["id"] in found]
     media_type, extension = FORMATS[format]
@@ -84,29 +85,29 @@ def search_get(
 
 
 @router.post("/search", response_model=responses.Search, responses=responses.BAD_BODY)
-def search_post(request: Request, body: SearchBody) -> dict[str, Any]:
+def search_post(request: Request, body: SearchBody) -> Response:
     """Rank documents for a question given as a JSON body."""
-    return run_search(archive_of(request), body)
+    return typed(responses.Search, run_search(archive_of(request), body))
 
 
 @router.get("/documents/{doc_id:path}", response_model=responses.Document, responses=responses.NOT_FOUND)
-def document(request: Request, doc_id: str) -> dict[str, Any]:
+def document(request: Request, doc_id: str) -> Response:
     """One whole document, full text included, with its citation in every standard format."""
     found = archive_of(request).document_json(doc_id)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
-    return found
+    return typed(responses.Document, found)
 
 
 @router.get("/people/{name:path}", response_model=responses.Person, responses=responses.NOT_FOUND)
-def person(request: Request, name: str) -> dict[str, Any]:
+def person(request: Request, name: str) -> Response:
     """Who a name refers to in this archive (any name a document or aliases file writes, e.g. 'Filippov'): their
     other names, life dates, documents per year and documents, oldest first."""
     found = archive_of(request).person(name)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no person known as {name!r} in this archive; "
                                                     "GET /api/facets lists the people it knows")
-    return found
+    return typed(responses.Person, found)
 
 
 CITATION_FILES = {"description": "the citation file", "content": {
@@ -130,6 +131,6 @@ def cite(request: Request, doc_id: str,
 
 
 @router.get("/stats", response_model=responses.Stats)
-def stats(request: Request) -> dict[str, Any]:
+def stats(request: Request) -> Response:
     """What the index holds."""
-    return archive_of(request).stats()
+    return typed(responses.Stats, archive_of(request).stats())

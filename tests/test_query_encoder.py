@@ -1,0 +1,68 @@
+"""The question encoder: int8 through ONNX Runtime stays close to the library's vectors, else the fp32 graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from archive_qa import query_encoder
+
+QUESTIONS = ["What did Stalin say about neutral countries?", "1952",
+             "Why did the Embassy in Moscow doubt the Soviet note on German reunification in March 1952?",
+             "Who negotiated the prisoner exchange at Panmunjom?", "armistice " * 400]  # past 256 tokens: truncated
+
+
+def library(embedder, texts: list[str]) -> np.ndarray:
+    """The library's own unit vectors."""
+    return embedder._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+
+@pytest.fixture(scope="module")
+def int8(embedder) -> query_encoder.Encoder:
+    """The default encoder, built once for the module."""
+    return query_encoder.build(embedder._model)
+
+
+def test_default_encoder_is_int8_onnx_runtime_and_close_to_the_library(embedder, int8) -> None:
+    assert isinstance(int8, query_encoder.OnnxEncoder), "onnxruntime is a dependency: the int8 encoder must build"
+    for question, expected in zip(QUESTIONS, library(embedder, QUESTIONS)):
+        vector = int8.encode(question)
+        assert vector.shape == (embedder.dimension,) and vector.dtype == np.float32
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+        assert float(vector @ expected) >= query_encoder.MIN_COSINE, question
+        assert float(vector @ expected) < 1 - 1e-6, "int8 must differ from fp32 a little, or it is not int8"
+
+
+def test_int8_keeps_the_ranking_of_documents_for_a_question(embedder, int8) -> None:
+    documents = ["Telegram from the Embassy in Moscow on the Soviet note proposing German reunification.",
+                 "Memorandum on tuna fishermen contaminated by fallout from the Bikini test.",
+                 "Minutes of the armistice talks at Panmunjom on the exchange of prisoners of war.",
+                 "Letter from Mao Zedong to Stalin on the Korean War."]
+    vectors = library(embedder, documents)  # the documents keep their fp32 vectors
+    for question in QUESTIONS[3:5]:
+        want = np.argsort(-(vectors @ library(embedder, [question])[0]))
+        assert np.array_equal(np.argsort(-(vectors @ int8.encode(question))), want)
+
+
+def test_an_empty_text_still_gets_a_unit_vector_near_the_library_one(embedder, int8) -> None:
+    vector = int8.encode("")  # two tokens ([CLS] [SEP]): the farthest case, 0.98 here; questions are never empty
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5 and float(vector @ library(embedder, [""])[0]) > 0.95
+
+
+def test_a_failed_int8_check_falls_back_to_the_exact_fp32_graph(embedder, caplog) -> None:
+    with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
+        encoder = query_encoder.build(embedder._model, min_cosine=0.999999)  # int8 cannot be this close
+    assert isinstance(encoder, query_encoder.QueryEncoder)
+    assert "not int8" in caplog.text
+    for question, expected in zip(QUESTIONS + [""], library(embedder, QUESTIONS + [""])):
+        assert np.abs(encoder.encode(question) - expected).max() < query_encoder.TOLERANCE
+
+
+def test_the_embedder_answers_new_questions_through_the_checked_encoder(embedder) -> None:
+    embedder.prepare_questions()
+    assert embedder._question_encoder is not None
+    question = "Which ambassador reported on the Quemoy shelling? (query-encoder test)"
+    expected = library(embedder, [question])[0]
+    vector = embedder.encode_query(question)
+    assert float(vector @ expected) >= query_encoder.MIN_COSINE
+    assert np.array_equal(vector, embedder._question_encoder.encode(question))
