@@ -7,7 +7,7 @@ DATA := $(wildcard data/*.jsonl)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test index bench browser clean
+.PHONY: run test index bench browser clean postgres postgres-stop
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,6 +31,14 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# A local PostgreSQL 18 + pgvector primary (127.0.0.1:54320) and streaming replica (:54321), data under
+# build/postgres/ (src/archive_qa/store/pgserver.py; as root the servers run as the user archive_qa_pg).
+postgres: $(STAMP)
+	$(BIN)/python -m archive_qa.store.pgserver start --root build/postgres
+
+postgres-stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m archive_qa.store.pgserver stop --root build/postgres; fi
 
 # Benchmarks (numbers in the README); they need ../shared. Load and txtai: see bench/*.py docstrings.
 bench: $(STAMP)

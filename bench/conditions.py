@@ -14,6 +14,10 @@ A ranking change is kept when the mean over the conditions improves and no condi
     .venv/bin/python bench/conditions.py --work /tmp/conditions                  # the table
     .venv/bin/python bench/conditions.py --work /tmp/conditions --set fusion.LEXICAL_WEIGHT=0.6
     .venv/bin/python bench/conditions.py --work /tmp/conditions --sweep fusion.LEXICAL_WEIGHT=0.5,0.8,1.0
+    .venv/bin/python bench/conditions.py --work /tmp/conditions --store postgresql://postgres@127.0.0.1:54320/x
+
+`--store` runs the same table on PostgreSQL: each index is copied (documents and vectors as they are) into a
+database of its own on that server, archive_qa_cond_NAME, so only the backends differ.
 
 A sweep picks each value on one fold (alternate questions of every set, all conditions) and reports it on
 the other, so a constant that only fits the wordings shows up as a gap between the two.
@@ -44,6 +48,32 @@ CONDITIONS = (("frus", "frus_dev_qrels.jsonl", "frus"), ("seed", "seed_dev_qrels
               ("seed+frus", "seed_dev_qrels.jsonl", "mixed"), ("wcda", "wcda_dev_qrels.jsonl", "wcda"),
               ("wcda+frus", "wcda_dev_qrels.jsonl", "mixed"))
 TOLERANCE = 0.01  # the most one condition may lose for a change to be kept
+
+
+def server_archives(paths: dict[str, Path], url: str) -> dict[str, Any]:
+    """Archives over PostgreSQL copies of the indexes, one database each, copied where missing or stale."""
+    import psycopg
+
+    from archive_qa.archive import Archive
+    from archive_qa.store import Store
+    from archive_qa.store.postgres import PostgresWriter, current
+
+    base = url.rsplit("/", 1)[0]
+    archives = {}
+    for name, path in paths.items():
+        target = f"{base}/archive_qa_cond_{name}"
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
+            if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (f"archive_qa_cond_{name}",)).fetchone():
+                admin.execute(f"CREATE DATABASE archive_qa_cond_{name}")
+        embedded = Store.open(path)
+        with psycopg.connect(target) as connection:
+            info = current(connection)
+        if info is None or info["count"] != embedded.count():
+            log.info("copying the %s index into %s", name, target)
+            documents = [doc for _, doc, _ in embedded.iter_documents()]
+            PostgresWriter(target).publish(documents, embedded.vectors_of(range(embedded.count())), embedded.model)
+        archives[name] = Archive(path, store=target)
+    return archives
 
 
 def build_indexes(work: Path, frus: Path, seed: Path, wcda: Path) -> dict[str, Path]:
@@ -163,6 +193,7 @@ def main() -> int:
     parser.add_argument("--skip", default="", help="pipeline stages to leave out, comma-separated (feedback,people)")
     parser.add_argument("--baseline", type=Path, help="an earlier --out JSON to compare against")
     parser.add_argument("--out", type=Path, default=RESULTS / "conditions.json")
+    parser.add_argument("--store", help="a postgresql:// URL: run on copies of the indexes in that server")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for path in (args.frus, args.wcda, args.seed, args.eval):
@@ -170,7 +201,7 @@ def main() -> int:
             raise SystemExit(f"{path}: not found (the conditions need ../shared; pass --frus/--wcda/--seed/--eval)")
     apply_settings(args.set)
     paths = build_indexes(args.work, args.frus, args.seed, args.wcda)
-    archives = {name: open_index(path) for name, path in paths.items()}
+    archives = server_archives(paths, args.store) if args.store else {name: open_index(path) for name, path in paths.items()}
     questions = {qrels: load_qrels(args.eval / qrels) for _, qrels, _ in CONDITIONS}
     if args.sweep:
         results = [sweep(archives, questions, spec) for spec in args.sweep]

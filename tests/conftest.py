@@ -142,3 +142,24 @@ def hostile_server(hostile_index: Path) -> Iterator[LiveServer]:
 
     with LiveServer(create_app(hostile_index)) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A PostgreSQL primary and streaming replica of our own on free ports, or a skip where they cannot start."""
+    import tempfile
+
+    from archive_qa.store import pgserver
+
+    # not under pytest's basetemp: a concurrent pytest session prunes old basetemps, live data directories included
+    root = Path(tempfile.mkdtemp(prefix="archive_qa_pg_"))
+    cluster = pgserver.Cluster(root, free_port(), free_port())
+    try:
+        cluster = pgserver.start(cluster)
+    except (pgserver.ServerError, OSError) as error:
+        pgserver.stop(cluster)
+        shutil.rmtree(root, ignore_errors=True)
+        pytest.skip(f"local PostgreSQL could not start: {error}")
+    yield cluster
+    pgserver.stop(cluster)
+    shutil.rmtree(root, ignore_errors=True)

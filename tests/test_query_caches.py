@@ -11,7 +11,7 @@ import pytest
 from archive_qa.documents import Document
 from archive_qa.ranking import abstention, duplicates, lexical
 from archive_qa.ranking.people import index_for, involvement
-from archive_qa.store import Store
+from archive_qa.store import Filters, Store
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def store(bundled_index: Path) -> Store:
 
 def test_cached_involvement_equals_computed_and_is_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     people = index_for(store)
-    documents = [doc for _, doc, _ in store.database.iter_documents()]
+    documents = [doc for _, doc, _ in store.iter_documents()]
     monkeypatch.setattr("archive_qa.ranking.people.INVOLVEMENT_CACHE", 5)
     people._involved.clear()  # other tests (and the page's facet counter) share this generation's index
     for doc in documents + documents:
@@ -49,11 +49,15 @@ def test_cached_shingles_fold_as_the_full_texts_do(store: Store, monkeypatch: py
 def test_batched_coverage_equals_word_by_word(store: Store, question: str) -> None:
     words = lexical.terms(question) + ['odd"quote']
     rows = [0, 1, 2]
-    frequencies, hits = abstention._one_by_one(store, words, rows)
+    frequencies: dict[str, int] = {}
+    hits: dict[str, bool] = {}
+    for word in words:  # word by word: a word the engine refuses is left out of both
+        frequencies.update(store.document_frequencies([word]))
+        hits.update(store.words_in([word], rows))
     total = store.count()
     weight = found = 0.0
     for word in words:
-        if word in frequencies:
+        if word in frequencies and word in hits:
             idf = math.log((total + 1) / (frequencies[word] + 0.5))
             weight += idf
             found += idf if hits[word] else 0.0
@@ -73,6 +77,27 @@ def test_ranked_documents_read_only_as_far_as_walked(store: Store, monkeypatch: 
     assert ranked.get(rows[15]) == by_rows([rows[15]])[rows[15]]
     assert reads == [rows[:7], rows[7:14], rows[14:21]] and len(ranked) == 21
     assert ranked.get(-1) is None and rows[29] in ranked
+
+
+def test_vectors_of_rows_in_any_order_are_the_stored_ones(store: Store) -> None:
+    stored = np.load(store.generation / "vectors.npy", mmap_mode="r")
+    rows = [5, 0, 3, 3, 1]
+    picked = store.vectors_of(rows)
+    assert picked.dtype == np.float32 and np.array_equal(picked, stored[rows])
+
+
+def test_filter_rows_are_remembered_per_store_and_read_only(store: Store) -> None:
+    filters = Filters(date_from="1951-01-01", date_to="1951-12-31")
+    rows = store.filter_rows(filters)
+    assert store.filter_rows(Filters(date_from="1951-01-01", date_to="1951-12-31")) is rows
+    assert not rows.flags.writeable and 0 < len(rows) < store.count()
+    dense = store.dense(store.vectors_of([int(rows[0])])[0], 5, filters)
+    assert dense[0][0] == int(rows[0]) and {row for row, _ in dense} <= set(rows.tolist())
+
+
+def test_people_index_lives_on_its_store(bundled_index: Path, store: Store) -> None:
+    assert index_for(store) is index_for(store)
+    assert index_for(Store.open(bundled_index)) is not index_for(store)
 
 
 def test_flat_index_lends_its_own_vectors(store: Store) -> None:

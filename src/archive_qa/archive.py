@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,12 @@ from .dates import PartialDate, parse_date
 from .documents import Document
 from .embedding import Embedder, get_embedder
 from .search import MODES, SearchRequest, search
-from .store import Store
+from .store import Store, StoreReader, open_store
+from .store.factory import store_url
 from .store.layout import CURRENT, IndexError_
 
 log = logging.getLogger(__name__)
+SERVER_CHECK_S = 1.0  # how often a server's store is asked whether a newer generation is published
 
 
 class Archive:
@@ -27,16 +31,23 @@ class Archive:
         '1951-08-28'
     """
 
-    def __init__(self, index_dir: str | Path, model: str | None = None, device: str | None = None) -> None:
+    def __init__(self, index_dir: str | Path, model: str | None = None, device: str | None = None,
+                 store: str | None = None, replicas: Sequence[str] = ()) -> None:
         self.index_dir = Path(index_dir)
+        self.url = store_url(store)  # a server's store (else the index directory's)
         self._lock = threading.Lock()
-        # the stamp before opening: a generation published in between is then picked up on the next access
-        self._pointer: bytes | None = self._pointer_stamp()
-        self._store = Store.open(self.index_dir, model)
+        self._checked = 0.0
+        if self.url is None:
+            # the stamp before opening: a generation published in between is then picked up on the next access
+            self._pointer: bytes | None = self._pointer_stamp()
+            self._store: StoreReader = Store.open(self.index_dir, model)
+        else:
+            self._store = open_store(None, self.url, model, replicas)
+            self._pointer = self._store.generation_id.encode()
         self.embedder: Embedder = get_embedder(self._store.model, device or settings.get("device"))
 
     @property
-    def store(self) -> Store:
+    def store(self) -> StoreReader:
         """The current generation, reopened when an ingest has published a newer one.
 
         A request holds on to the Store it got, so it sees one generation from start to end. When the new
@@ -48,21 +59,38 @@ class Archive:
             with self._lock:
                 if stamp != self._pointer:
                     try:
-                        fresh = Store.open(self.index_dir, self._store.model)
+                        fresh = self._reopen()
                     except IndexError_ as error:
-                        log.error("still serving generation %s: %s", self._store.generation.name, error)
+                        log.error("still serving generation %s: %s", self._store.generation_id, error)
                         self._pointer = stamp
                         return self._store
-                    log.info("switched to generation %s", fresh.generation.name)
+                    log.info("switched to generation %s", fresh.generation_id)
                     self._store, self._pointer = fresh, stamp
         return self._store
 
+    def _reopen(self) -> StoreReader:
+        """The store of the generation published now."""
+        if self.url is None:
+            return Store.open(self.index_dir, self._store.model)
+        return self._store.reopen()  # type: ignore[attr-defined]  # PostgresStore: same connections
+
     def _pointer_stamp(self) -> bytes | None:
-        """What CURRENT says (a few bytes, cheap enough to read on every request).
+        """What CURRENT says (a few bytes, cheap enough to read on every request); a server is asked each second.
 
         Its content, not its inode and mtime: a reused inode and a coarse clock tick could make two
         publishes look alike.
         """
+        if self.url is not None:
+            now = time.monotonic()
+            if now - self._checked < SERVER_CHECK_S:
+                return self._pointer
+            self._checked = now
+            try:
+                published = self._store.published_id()  # type: ignore[attr-defined]
+            except IndexError_ as error:  # no server answers: keep serving what is open, requests report errors
+                log.error("cannot ask the servers for the published generation: %s", error)
+                return self._pointer
+            return published.encode() if published else self._pointer
         try:
             return (self.index_dir / CURRENT).read_bytes()
         except OSError:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--index", default=settings.get("index_dir"), help="index directory (ARCHIVE_QA_INDEX)")
+        p.add_argument("--store", help="a postgresql:// URL to use instead of --index (ARCHIVE_QA_STORE)")
+        p.add_argument("--read-replica", action="append", default=[], metavar="URL",
+                       help="a PostgreSQL replica to read from, falling back to --store (ARCHIVE_QA_READ_REPLICA)")
         return p
 
     p = with_index(sub.add_parser("ingest", help="add or replace documents from JSONL, JSON or CSV files"))
@@ -163,9 +166,9 @@ def _check(args: argparse.Namespace) -> int:
 
 @command("stats")
 def _stats(args: argparse.Namespace) -> int:
-    from .store import Store
+    from .store import open_store
 
-    stats = Store.open(args.index).stats()
+    stats = open_store(args.index).stats()
     if args.json:
         print(json.dumps(stats, indent=2))
     else:
@@ -259,9 +262,9 @@ def _ask(args: argparse.Namespace) -> int:
 @command("show")
 def _show(args: argparse.Namespace) -> int:
     from .citations import with_citations
-    from .store import Store
+    from .store import open_store
 
-    store = Store.open(args.index)
+    store = open_store(args.index)
     doc = store.document(args.id)
     if doc is None:
         print(f"no document with id {args.id!r}; `archive-qa search` finds ids", file=sys.stderr)
@@ -311,12 +314,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "ingest":
         logging.getLogger("archive_qa").setLevel(logging.INFO)
+    if getattr(args, "store", None):  # every command then opens the server's store (store/factory.py)
+        os.environ["ARCHIVE_QA_STORE"] = args.store
+    if getattr(args, "read_replica", None):
+        os.environ["ARCHIVE_QA_READ_REPLICA"] = ",".join(args.read_replica)
     if args.command in ("ingest", "remove", "reindex"):  # `kill` (SIGTERM) then cleans up as ctrl-C does
         signal.signal(signal.SIGTERM, _interrupt)
     from .embedding import ModelNotFoundError
     from .indexing import IngestRefused
     from .records import CollectionError
-    from .store import IndexError_
+    from .store import DATABASE_ERRORS, IndexError_
 
     try:
         return COMMANDS[args.command](args)
@@ -331,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"archive-qa {args.command}: interrupted; the index is as it was before", file=sys.stderr)
         return 130
-    except sqlite3.DatabaseError as error:  # a damaged page found only when read
+    except DATABASE_ERRORS as error:  # a damaged page found only when read
         print(f"archive-qa {args.command}: the index database is damaged ({error}); run `archive-qa check "
               f"--index {getattr(args, 'index', '')}` for the details and how to rebuild", file=sys.stderr)
         return 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +10,10 @@ from typing import Any
 from . import urls
 from .documents import Document
 from .ranking.people import PeopleIndex, index_for
+from .store.base import StoreReader
 
 log = logging.getLogger(__name__)
 
-_ROWS: dict[str, dict[str, tuple[Entry, ...]]] = {}  # generation => canonical person => their documents, oldest first
-_ROWS_LOCK = threading.Lock()
-CACHED_GENERATIONS = 2  # older generations are gone after an ingest
 
 
 @dataclass(frozen=True)
@@ -65,38 +62,28 @@ def timeline(entries: tuple[Entry, ...]) -> list[dict[str, int]]:
     return [{"year": year, "count": years[year]} for year in sorted(years)]
 
 
-def person_counts(store: Any) -> Counter[str]:
+def person_counts(store: StoreReader) -> Counter[str]:
     """Documents per canonical person (by, to or naming them) in a store's generation, counted once and cached."""
     return Counter({name: len(entries) for name, entries in person_rows(store).items()})
 
 
-def person_rows(store: Any) -> dict[str, tuple[Entry, ...]]:
+def person_rows(store: StoreReader) -> dict[str, tuple[Entry, ...]]:
     """Each canonical person's documents (by, to or naming them), oldest first; built once per generation."""
-    key = str(store.generation)
-    with _ROWS_LOCK:
-        rows = _ROWS.get(key)
-    if rows is not None:
-        return rows
-    rows = _build_rows(store)
-    with _ROWS_LOCK:
-        _ROWS[key] = rows
-        while len(_ROWS) > CACHED_GENERATIONS:
-            _ROWS.pop(next(iter(_ROWS)))
-    return rows
+    return store.cached("person rows", lambda: _build_rows(store))
 
 
-def _build_rows(store: Any) -> dict[str, tuple[Entry, ...]]:
+def _build_rows(store: StoreReader) -> dict[str, tuple[Entry, ...]]:
     """One pass over a generation's documents: who each is by, to or about."""
     index = index_for(store)
     found: dict[str, list[Entry]] = {}
-    for _, doc, _ in store.database.iter_documents():
+    for _, doc, _ in store.iter_documents():
         involved = index.involvement(doc)
         people = involved.named | involved.authors
         if people:
             entry = _entry(doc)
             for name in people:
                 found.setdefault(name, []).append(entry)
-    log.info("people directory: %d people over the documents of %s", len(found), store.generation.name)
+    log.info("people directory: %d people over the documents of %s", len(found), store.generation_id)
     return {name: tuple(sorted(entries, key=lambda e: (e.order, e.id))) for name, entries in found.items()}
 
 

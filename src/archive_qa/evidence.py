@@ -61,7 +61,7 @@ def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[t
     rows = [row for row, _ in ranked]
     passages = store.passages_of(rows)
     query = None if vector is None else np.asarray(vector, dtype=np.float32)
-    doc_similarity = _cosines(store.stored_vectors()[np.asarray(rows)], query) if query is not None else None
+    doc_similarity = _cosines(store.vectors_of(rows), query) if query is not None else None
     passage_rows = [p for found in passages.values() for p, _, _ in found]
     passage_similarity = dict(zip(passage_rows, _cosines(store.passage_vectors(passage_rows), query))) \
         if query is not None and passage_rows else {}

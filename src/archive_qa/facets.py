@@ -11,15 +11,12 @@ from typing import Any
 
 from .documents import Document
 from .ranking.people import index_for
+from .store.base import StoreReader
 
 log = logging.getLogger(__name__)
 
 LIMIT = 40  # values listed per facet
 
-CACHED_GENERATIONS = 4  # older generations are gone after an ingest
-_CACHE: dict[str, Facets] = {}  # generation directory => its facets, oldest first
-_BUILDING: dict[str, threading.Lock] = {}
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -73,12 +70,12 @@ def places_of(doc: Document | dict[str, Any]) -> list[str]:
     return places
 
 
-def people_of(doc: Document, store: Any) -> set[str]:
+def people_of(doc: Document, store: StoreReader) -> set[str]:
     """The canonical people a document is by, to or about, as the ranking's people index reads it."""
     return set(index_for(store).involvement(doc).named)
 
 
-def listed_people(doc: Document, store: Any) -> set[str]:
+def listed_people(doc: Document, store: StoreReader) -> set[str]:
     """People worth a facet: those of the people files (with life dates) and the record's own `people`.
 
     Names read from titles alone ("Secretary of State") are left out of the facet, not out of the search.
@@ -89,36 +86,25 @@ def listed_people(doc: Document, store: Any) -> set[str]:
     return {p for p in named if p in index.life} | (own & named if named else own)
 
 
-def for_store(store: Any) -> Facets:
-    """The facets of a store's generation, computed once and cached."""
-    key = str(store.generation)
-    with _LOCK:
-        cached = _CACHE.get(key)
-        building = _BUILDING.setdefault(key, threading.Lock())
-    if cached is not None:
-        return cached
-    with building:  # one thread computes; the others wait for it
-        with _LOCK:
-            cached = _CACHE.get(key)
-        if cached is not None:
-            return cached
-        return _compute(store, key)
+def for_store(store: StoreReader) -> Facets:
+    """The facets of a store's generation, computed once (one thread computes, the others wait) and kept on it."""
+    return store.cached("facets", lambda: _compute(store))
 
 
-def warm(store: Any) -> threading.Thread:
+def warm(store: StoreReader) -> threading.Thread:
     """Compute a store's facets in the background (the first page then need not wait)."""
     def run() -> None:
         try:
             for_store(store)
         except Exception as error:  # a damaged database: the page shows no facets, requests report it
-            log.error("facets of %s could not be counted: %s", store.generation.name, error)
+            log.error("facets of %s could not be counted: %s", store.generation_id, error)
 
     thread = threading.Thread(target=run, name="facets", daemon=True)
     thread.start()
     return thread
 
 
-def count(store: Any, documents: Iterable[Document]) -> Facets:
+def count(store: StoreReader, documents: Iterable[Document]) -> Facets:
     """People, places, regions and years counted over some documents (a question's results, or all)."""
     people: Counter[str] = Counter()
     places: Counter[str] = Counter()
@@ -144,23 +130,17 @@ def count(store: Any, documents: Iterable[Document]) -> Facets:
     )
 
 
-def _compute(store: Any, key: str) -> Facets:
+def _compute(store: StoreReader) -> Facets:
     """Count people, places, regions and years over every document of a generation."""
-    counted = count(store, (doc for _, doc, _ in store.database.iter_documents()))
-    first, last = store.database.date_span()
+    counted = count(store, (doc for _, doc, _ in store.iter_documents()))
+    first, last = store.date_span()
     facets = Facets(people=counted.people, places=counted.places, first_date=first, last_date=last,
                     documents=counted.documents, regions=counted.regions, years=counted.years)
     log.info("facets: %d people, %d places, %d regions", len(facets.people), len(facets.places),
              len(facets.regions))
-    with _LOCK:
-        _CACHE[key] = facets
-        while len(_CACHE) > CACHED_GENERATIONS:
-            oldest = next(iter(_CACHE))
-            del _CACHE[oldest]
-            _BUILDING.pop(oldest, None)
     return facets
 
 
-def _life_dates(store: Any) -> dict[str, tuple[int | None, int | None]]:
+def _life_dates(store: StoreReader) -> dict[str, tuple[int | None, int | None]]:
     """Canonical name => (born, died) from the people files."""
     return dict(index_for(store).life)

@@ -15,9 +15,10 @@ from .embedding import get_embedder
 from .passages import Passage, split
 from .places import locate
 from .records import CollectionError, RecordError, read_collection
-from .store import IndexMismatchError, IndexMissingError, Store
+from .store import IndexError_, IndexMismatchError, IndexMissingError, StoreReader, open_store, open_writer
+from .store.factory import store_url
 from .store.layout import writer_lock
-from .store.store import write_generation
+from .store.store import stored_documents, write_generation
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,14 @@ def read_batch(paths: Sequence[str | Path]) -> tuple[list[Document], list[Record
 
 def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, strict: bool = False,
            sync: bool = False, device: str = "auto", batch_size: int = 64, index_kind: str = "auto",
-           progress: bool | None = None, passages: bool | None = None) -> IngestReport:
+           progress: bool | None = None, passages: bool | None = None, store: str | None = None) -> IngestReport:
     """Add or replace the documents of `paths` in the index.
 
     Args:
         passages: cut full texts into passages and embed them (default: the `passages` setting).
         sync: make the index hold exactly these files' documents: ids not in the batch are removed
             (their vectors are still reused for unchanged documents).
+        store: a postgresql:// URL to write to instead of `index_dir` (also ARCHIVE_QA_STORE).
 
     Raises:
         CollectionError: a file is missing, empty or unreadable (nothing is written).
@@ -91,35 +93,25 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
 
             write_people_file(Path(path), Path(index_dir))
     return _apply(Path(index_dir), model, documents, [], report, device, batch_size, index_kind, progress, sync,
-                  passages)
+                  passages, store)
 
 
 def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
     """Remove documents by id; unknown ids are reported as errors."""
     index_dir = Path(index_dir)
-    store = Store.open(index_dir)
+    store = open_store(index_dir)  # the index directory, or the server ARCHIVE_QA_STORE names
     return _apply(index_dir, model or store.model, [], list(ids), IngestReport(), "auto", 64, "auto", False)
 
 
 def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_size: int = 64,
             index_kind: str = "auto", progress: bool | None = None) -> IngestReport:
     """Re-embed every stored document with `model` (after a model change or a damaged vector file)."""
-    import sqlite3
-
-    from .store.database import Database
-    from .store.layout import IndexCorruptError, latest_database
-
+    if store_url() is not None:
+        raise IndexError_("reindex works on an index directory only; on a server, ingest the collection files "
+                          "again with --model")
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
-        path = latest_database(index_dir)  # falls back to the newest generation when CURRENT is damaged
-        try:
-            database = Database(path)
-            documents = [locate(doc) for _, doc, _ in database.iter_documents()]
-            database.close()
-        except (sqlite3.Error, ValueError) as error:
-            raise IndexCorruptError(f"{path} is damaged ({error}), so reindex cannot rebuild from it; delete "
-                                    f"{index_dir} and run `archive-qa ingest FILE... --index {index_dir}` "
-                                    "with the original collection files") from None
+        documents = [locate(doc) for doc in stored_documents(index_dir)]
         report = IngestReport(total=len(documents))
         embedded = _embed(documents, None, {}, model, device, batch_size, progress, report)
         write_generation(index_dir, documents, embedded.vectors, model, index_kind, embedded.passages,
@@ -129,17 +121,18 @@ def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_si
 
 def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: list[str], report: IngestReport,
            device: str, batch_size: int, index_kind: str, progress: bool | None, sync: bool = False,
-           with_passages: bool | None = None) -> IngestReport:
+           with_passages: bool | None = None, store: str | None = None) -> IngestReport:
     """Merge changes into the current generation under the writer lock and publish the result."""
-    with writer_lock(index_dir):
+    writer = open_writer(index_dir, store)
+    with writer.lock():
         try:
-            old = Store.open(index_dir, model)
+            old = open_store(index_dir, store, model)
         except IndexMissingError:
             old = None
         merged: dict[str, Document] = {}
         old_keys: dict[str, tuple[int, str]] = {}  # id => (row, embed_key)
         if old is not None:
-            for row, doc, key in old.database.iter_documents():
+            for row, doc, key in old.iter_documents():
                 merged[doc.id] = doc
                 old_keys[doc.id] = (row, key)
         if sync:
@@ -160,8 +153,7 @@ def _apply(index_dir: Path, model: str, incoming: list[Document], remove_ids: li
         embedded = _embed(documents, old, old_keys, model, device, batch_size, progress, report, with_passages)
         if not documents:
             raise IndexMismatchError("removing these ids would leave the index empty; delete the index directory instead")
-        write_generation(index_dir, documents, embedded.vectors, model, index_kind, embedded.passages,
-                         embedded.passage_vectors)
+        writer.publish(documents, embedded.vectors, model, index_kind, embedded.passages, embedded.passage_vectors)
         report.total = len(documents)
         return report
 
@@ -175,7 +167,7 @@ class Embedded:
     passage_vectors: np.ndarray | None
 
 
-def _embed(documents: list[Document], old: Store | None, old_keys: dict[str, tuple[int, str]], model: str,
+def _embed(documents: list[Document], old: StoreReader | None, old_keys: dict[str, tuple[int, str]], model: str,
            device: str, batch_size: int, progress: bool | None, report: IngestReport,
            with_passages: bool | None = None) -> Embedded:
     """Vectors of the documents and of their passages: reused where the text is unchanged, embedded otherwise.
@@ -183,7 +175,6 @@ def _embed(documents: list[Document], old: Store | None, old_keys: dict[str, tup
     Summaries and passages that need a vector go to the encoder together, in its length-sorted batches.
     """
     with_passages = settings.get("passages") if with_passages is None else with_passages
-    stored = old.stored_vectors() if old is not None else None
     reuse: list[tuple[int, int]] = []  # (new row, old row)
     fresh: list[int] = []
     for row, doc in enumerate(documents):
@@ -201,7 +192,7 @@ def _embed(documents: list[Document], old: Store | None, old_keys: dict[str, tup
     report.embedded, report.passages_embedded, report.passages = len(fresh), len(passage_fresh), len(ordered)
     texts = [documents[i].embedding_text() for i in fresh] + [
         documents[ordered[n][0]].text[ordered[n][1].start:ordered[n][1].end] for n in passage_fresh]
-    dimension = stored.shape[1] if stored is not None else None
+    dimension = old.vectors_of([0]).shape[1] if old is not None and old.count() else None
     encoded = None
     if texts:
         embedder = get_embedder(model, device, batch_size)
@@ -214,7 +205,7 @@ def _embed(documents: list[Document], old: Store | None, old_keys: dict[str, tup
     vectors = np.zeros((len(documents), dimension or 1), dtype=np.float32)
     if reuse:
         new_rows, old_rows = (np.array(x) for x in zip(*reuse))
-        vectors[new_rows] = stored[old_rows]
+        vectors[new_rows] = old.vectors_of(old_rows)
     if fresh:
         vectors[np.array(fresh)] = encoded[:len(fresh)]
     passage_vectors = None

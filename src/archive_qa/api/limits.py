@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import settings
+from ..store import DATABASE_ERRORS
 from ..store.layout import DATABASE, rebuild_hint
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,8 @@ def install(app: FastAPI) -> None:
     """Add the body-size cap and safe 422s, and CORS only for the origins the `cors_origins` setting names."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.get("max_body_bytes"))
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(sqlite3.DatabaseError, damaged_index)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, damaged_index)
     origins = [origin.strip() for origin in settings.get("cors_origins").split(",") if origin.strip()]
     if origins:
         log.info("CORS allowed for %s", ", ".join(origins))

@@ -6,11 +6,11 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from ..documents import Document
+from ..store.base import StoreReader
 
 SAME_TEXT = 0.97  # cosine of the embedded summaries above which two documents of one date are one telegram
 SAME_WORDS = 0.8  # Jaccard of word 5-gram shingles above which two full texts are one telegram
@@ -87,7 +87,7 @@ def same_document(a: Document, b: Document, cosine: float) -> bool:
     return cosine >= SAME_TEXT or _fingerprint(a) == _fingerprint(b)
 
 
-def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: Mapping[int, Document],
+def collapse(store: StoreReader, candidates: Sequence[tuple[int, float]], documents: Mapping[int, Document],
              k: int) -> tuple[list[tuple[int, float]], dict[int, list[int]]]:
     """The first k distinct candidates, and for each kept row the rows folded into it.
 
@@ -96,8 +96,7 @@ def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: Map
     """
     kept: list[tuple[int, float]] = []
     folded: dict[int, list[int]] = {}
-    vectors = store.stored_vectors() if candidates else None
-    generation = str(store.generation)
+    generation = store.generation_id
     kept_on: dict[str | None, list[int]] = {}  # date => kept rows of that date
 
     def same(row: int, doc: Document, other: int) -> bool:
@@ -105,7 +104,8 @@ def collapse(store: Any, candidates: Sequence[tuple[int, float]], documents: Map
         twin = documents[other]
         if doc.text and twin.text:
             return _same_words(_cached(generation, row, doc.text), _cached(generation, other, twin.text))
-        cosine = float(np.asarray(vectors[row], dtype=np.float32) @ np.asarray(vectors[other], dtype=np.float32))
+        pair = store.vectors_of([row, other])
+        cosine = float(pair[0] @ pair[1])
         return same_document(doc, twin, cosine)
 
     for row, score in candidates:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
+
+from ..store.base import StoreReader
 
 RRF_K = 60
 METHOD = "score"  # "score" (chosen on the dev sets) or "rrf"
@@ -26,26 +27,21 @@ def reciprocal_rank(rankings: Sequence[tuple[Sequence[tuple[int, float]], float]
     return sorted(fused.items(), key=lambda item: -item[1])
 
 
-def cosines(store: Any, query: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+def cosines(store: StoreReader, query: np.ndarray, rows: Sequence[int]) -> np.ndarray:
     """Exact cosine similarity of the question to stored rows (vectors are unit length)."""
     if not rows:
         return np.zeros(0, dtype=np.float32)
-    vectors = store.stored_vectors()
-    order = np.argsort(rows)
-    picked = np.empty((len(rows), vectors.shape[1]), dtype=np.float32)
-    picked[order] = vectors[np.asarray(rows)[order]]
-    return picked @ query
+    return store.vectors_of(rows) @ query
 
 
-def feedback(store: Any, query: np.ndarray, rows: Sequence[int], weight: float | None = None) -> np.ndarray:
+def feedback(store: StoreReader, query: np.ndarray, rows: Sequence[int], weight: float | None = None) -> np.ndarray:
     """The question vector moved towards the mean of the given documents' vectors (Rocchio), unit length."""
-    vectors = store.stored_vectors()
-    centroid = np.asarray(vectors[sorted(rows)], dtype=np.float32).mean(axis=0)
+    centroid = store.vectors_of(sorted(rows)).mean(axis=0)
     moved = query + (FEEDBACK_WEIGHT if weight is None else weight) * centroid
     return np.ascontiguousarray(moved / (np.linalg.norm(moved) or 1.0), dtype=np.float32)
 
 
-def score_sum(store: Any, query: np.ndarray, rankings: Sequence[tuple[Sequence[tuple[int, float]], float]],
+def score_sum(store: StoreReader, query: np.ndarray, rankings: Sequence[tuple[Sequence[tuple[int, float]], float]],
               dense_weight: float) -> list[tuple[int, float]]:
     """Exact cosine of every candidate plus each other ranking's score divided by its best score, weighted."""
     rows = list(dict.fromkeys(row for ranking, _ in rankings for row, _ in ranking))
@@ -63,7 +59,7 @@ def score_sum(store: Any, query: np.ndarray, rankings: Sequence[tuple[Sequence[t
     return [(rows[i], float(total[i])) for i in order]
 
 
-def fuse(store: Any, query: np.ndarray, dense: Sequence[tuple[int, float]],
+def fuse(store: StoreReader, query: np.ndarray, dense: Sequence[tuple[int, float]],
          lexical: Sequence[tuple[int, float]], trust: float = 1.0) -> list[tuple[int, float]]:
     """The hybrid ranking of the dense and lexical candidates; `trust` (0..1) scales the lexical weight."""
     if METHOD == "score":

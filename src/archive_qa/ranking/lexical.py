@@ -1,4 +1,4 @@
-"""Lexical retrieval: BM25 over title, summary, full text and people through SQLite FTS5.
+"""Lexical retrieval: BM25 over title, summary, full text and people, through the store's full-text search.
 
 `balanced` scores records with full text and records without it apart, each against its own best, so a
 record that has only a title and a summary is not outscored for lacking the text field.
@@ -7,9 +7,8 @@ record that has only a title and a summary is not outscored for lacking the text
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from ..store import Store
+from ..store.base import Filters, Ranking, StoreReader
 
 # title, summary, text, people
 FIELD_WEIGHTS = (3.0, 2.0, 1.0, 2.0)
@@ -37,13 +36,7 @@ def terms(question: str) -> list[str]:
     return seen
 
 
-def match_expression(words: list[str]) -> str:
-    """An FTS5 query that matches any of the words (each quoted, so no FTS syntax leaks through)."""
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
-
-
-def balanced(database: Any, words: list[str], k: int, clauses: list[str] | None = None,
-             params: list | None = None) -> list[tuple[int, float]]:
+def balanced(store: StoreReader, words: list[str], k: int, filters: Filters | None = None) -> Ranking:
     """(row, score in 0..1) best first: BM25 over all fields for records with text, over the head alone without.
 
     A record with text is scored by BM25 over all its fields, over the best such score of any record. A
@@ -51,13 +44,12 @@ def balanced(database: Any, words: list[str], k: int, clauses: list[str] | None 
     every record's head), over the best head score, so it is not outscored for lacking a field. An index
     whose records all have text (or a generation written before `fts_head`) needs the one BM25 only.
     """
-    match = match_expression(words)
-    ranking = database.lexical(match, k, FIELD_WEIGHTS, clauses, params)
-    with_text = database.with_text
-    if not database.has_head_index or database.all_have_text:
+    ranking = store.lexical(words, k, FIELD_WEIGHTS, filters)
+    with_text = store.with_text
+    if not store.has_head_index or store.all_have_text:
         return _over_best(ranking)
     scores = {row: score for row, score in _over_best(ranking) if row in with_text}
-    for row, score in _over_best(database.lexical(match, k, HEAD_WEIGHTS, clauses, params, table="fts_head")):
+    for row, score in _over_best(store.lexical(words, k, HEAD_WEIGHTS, filters, head=True)):
         if row not in with_text:
             scores[row] = score
     return sorted(scores.items(), key=lambda item: -item[1])[:k]
@@ -69,10 +61,10 @@ def _over_best(ranking: list[tuple[int, float]]) -> list[tuple[int, float]]:
     return [(row, score / best) for row, score in ranking]
 
 
-def search(store: Store, question: str, k: int, clauses: list[str] | None = None,
-           params: list | None = None, weights: tuple[float, float, float, float] = FIELD_WEIGHTS) -> list[tuple[int, float]]:
-    """The k best (row, bm25 score) for the question's words within the filter clauses."""
+def search(store: StoreReader, question: str, k: int, filters: Filters | None = None,
+           weights: tuple[float, float, float, float] = FIELD_WEIGHTS) -> Ranking:
+    """The k best (row, bm25 score) for the question's words within the filters."""
     words = terms(question)
     if not words:
         return []
-    return store.database.lexical(match_expression(words), k, weights, clauses, params)
+    return store.lexical(words, k, weights, filters)

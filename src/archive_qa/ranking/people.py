@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..documents import Document
+from ..store.base import StoreReader
 from .. import gazetteer
 from .lexical import STOPWORDS
 
@@ -375,11 +376,6 @@ def build_index(known: Iterable[Person], collection_names: Iterable[str], titled
     return index
 
 
-CACHED_GENERATIONS = 4
-_CACHE: dict[str, PeopleIndex] = {}  # generation directory => its people index, oldest first
-_LOCK = threading.Lock()
-
-
 def collection_index(known: Iterable[Person], records: Iterable[tuple[str | list[str], str | None, str | None]]
                      ) -> PeopleIndex:
     """The people index of a collection: (people, title, summary) per record, people as a list or JSON list.
@@ -400,22 +396,15 @@ def collection_index(known: Iterable[Person], records: Iterable[tuple[str | list
     return build_index(known, by_count(named), by_count(titled), common_words(texts))
 
 
-def index_for(store: Any) -> PeopleIndex:
-    """The people index of a store's generation, built once and cached."""
-    key = str(store.generation)
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is not None:
-        return cached
-    connection = store.database.connection
-    index = collection_index(load_people(people_files(DATA_DIR, store.index_dir)),
-                             connection.execute("SELECT people, title, summary FROM documents"))
-    log.info("people index: %d keys for %d people", len(index.keys), len(index.forms))
-    with _LOCK:
-        _CACHE[key] = index
-        while len(_CACHE) > CACHED_GENERATIONS:  # older generations are gone after an ingest
-            _CACHE.pop(next(iter(_CACHE)))
-    return index
+def index_for(store: StoreReader) -> PeopleIndex:
+    """The people index of a store's generation, built once and kept on the store."""
+    def build() -> PeopleIndex:
+        index = collection_index(load_people(people_files(DATA_DIR, *store.people_directories())),
+                                 store.people_records())
+        log.info("people index: %d keys for %d people", len(index.keys), len(index.forms))
+        return index
+
+    return store.cached("people index", build)
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,12 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 
 from ..dates import PartialDate
 from ..documents import Document
 from ..places import question_regions
-from ..store.database import filter_sql, person_key
+from ..store.base import Filters, StoreReader, person_key
 from . import abstention, duplicates, fusion, lexical
 from .people import PeopleIndex, index_for, tokens
 from .question import Reading, read_question
@@ -55,7 +53,7 @@ class Request:
 class Candidates:
     """Everything the stages know about one question, filled in as they run."""
 
-    store: Any
+    store: StoreReader
     request: Request
     pending_vector: Future | None = None
     people_index: PeopleIndex | None = None
@@ -64,8 +62,7 @@ class Candidates:
     date_to: str | None = None
     period_applied: bool = False
     read_regions: list[str] = field(default_factory=list)  # regions the question names, applied as a filter
-    clauses: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
+    filters: Filters = field(default_factory=Filters)
     allowed: np.ndarray | None = None  # rows inside the filters, None when unfiltered
     topic: str = ""  # the question without its period
     topic_words: list[str] = field(default_factory=list)  # content words, people's names left out
@@ -107,16 +104,15 @@ def read(c: Candidates) -> None:
     keys = [person_key(p) for p in request.people if person_key(p)]
     regions = list(request.regions)
     c.topic = c.reading.topic if c.reading and c.period_applied else request.query
-    if c.reading and not regions and c.store.database.has_regions:
+    if c.reading and not regions and c.store.has_regions:
         named = question_regions(c.topic)  # "about East Asia": a filter, its words out of the topic
         c.read_regions = list(dict.fromkeys(region for region, _, _ in named))
         regions = c.read_regions
         for _, start, end in reversed(named):
             c.topic = c.topic[:start] + " " + c.topic[end:]
-    c.clauses, c.params = filter_sql(c.date_from, c.date_to, keys, request.places, regions)
-    if c.clauses:
-        c.allowed = np.array(c.store.database.filter_rows(c.date_from, c.date_to, keys, request.places, regions),
-                             dtype=np.int64)
+    c.filters = Filters(c.date_from, c.date_to, tuple(keys), tuple(request.places), tuple(regions))
+    if c.filters:
+        c.allowed = c.store.filter_rows(c.filters)
     words = lexical.terms(c.topic)
     if c.reading and c.reading.people:
         named = {word for start, end in c.reading.spans for word in lexical.terms(request.query[start:end])}
@@ -145,7 +141,7 @@ def retrieve(c: Candidates) -> None:
             c.lexical = _lexical_ranking(c)
         abstention.prefetch(c.store, lexical.terms(c.topic))  # the verdict's word frequencies, while encoding
     if request.mode in ("hybrid", "dense") and not (c.browse and request.mode == "hybrid"):
-        c.dense = c.store.dense(c.vector(), c.depth, c.allowed)
+        c.dense = c.store.dense(c.vector(), c.depth, c.filters)
     c.vector()
 
 
@@ -172,7 +168,7 @@ def feedback(c: Candidates) -> None:
     if c.request.mode != "hybrid" or c.browse or not fusion.FEEDBACK_DOCS or not c.ranked:
         return
     moved = fusion.feedback(c.store, c.vector(), [row for row, _ in c.ranked[:fusion.FEEDBACK_DOCS]])
-    c.dense = c.store.dense(moved, c.depth, c.allowed)
+    c.dense = c.store.dense(moved, c.depth, c.filters)
     c.ranked = fusion.fuse(c.store, moved, c.dense, c.lexical, _lexical_trust(c))
 
 
@@ -181,7 +177,7 @@ def people(c: Candidates) -> None:
     reading = c.reading
     boost = bool(reading and reading.author and c.request.mode == "hybrid")
     candidates = c.ranked[: max(PEOPLE_DEPTH, 3 * c.request.k)]
-    c.documents = c.store.database.ranked([row for row, _ in candidates], PEOPLE_DEPTH if boost else c.request.k + 4)
+    c.documents = c.store.ranked([row for row, _ in candidates], PEOPLE_DEPTH if boost else c.request.k + 4)
     if not boost:
         c.ranked = candidates
         return
@@ -200,7 +196,7 @@ def people(c: Candidates) -> None:
 def fold_duplicates(c: Candidates) -> None:
     """Show the same telegram in two collections once; the kept result lists the others."""
     if not c.documents and c.ranked:
-        c.documents = c.store.database.ranked([row for row, _ in c.ranked], c.request.k + 4)
+        c.documents = c.store.ranked([row for row, _ in c.ranked], c.request.k + 4)
     c.kept, c.dupes = duplicates.collapse(c.store, c.ranked, c.documents, c.request.k)
 
 
@@ -248,14 +244,13 @@ def _lexical_ranking(c: Candidates) -> Ranking:
     that person's other names ("Filippov", "Fyn Si" for "Stalin"); a document keeps the better of the two,
     each over its best, so "Filippov [Stalin]" in a title counts as one name, not two.
     """
-    database = c.store.database
     words = lexical.terms(c.topic)
     if not words:
         return []
-    ranking = lexical.balanced(database, words, c.depth, c.clauses, c.params)
+    ranking = lexical.balanced(c.store, words, c.depth, c.filters)
     others = [form for forms in c.person_forms for form in forms[1:]]
     if others:
-        widened = lexical.balanced(database, c.topic_words + others, c.depth, c.clauses, c.params)
+        widened = lexical.balanced(c.store, c.topic_words + others, c.depth, c.filters)
         best = dict(ranking)
         for row, score in widened:
             best[row] = max(score, best.get(row, 0.0))
@@ -270,11 +265,10 @@ def _browse_ranking(c: Candidates) -> Ranking:
     For people, how strongly a document names them (BM25 of their names, over the best) is added, so a
     telegram by or about them comes before one that mentions them in passing.
     """
-    database = c.store.database
     named: dict[int, float] = {}
     if c.person_forms:
-        expression = " OR ".join(f"({lexical.match_expression(forms)})" for forms in c.person_forms)
-        found = database.lexical(expression, BROWSE_DEPTH, lexical.FIELD_WEIGHTS, c.clauses, c.params)
+        phrases = [form for forms in c.person_forms for form in forms]
+        found = c.store.lexical(phrases, BROWSE_DEPTH, lexical.FIELD_WEIGHTS, c.filters)
         best = max((score for _, score in found), default=0.0) or 1.0
         named = {row: score / best for row, score in found}
         rows = np.array(sorted(named), dtype=np.int64)
@@ -284,7 +278,7 @@ def _browse_ranking(c: Candidates) -> Ranking:
         return []
     if not len(rows):
         return []
-    vectors = np.asarray(c.store.stored_vectors()[rows], dtype=np.float32)
+    vectors = c.store.vectors_of(rows)
     centre = vectors.mean(axis=0)
     centre /= np.linalg.norm(centre) or 1.0
     scores = vectors @ centre

@@ -12,6 +12,7 @@ from typing import Any
 from ..dates import PartialDate
 from ..documents import Document
 from ..passages import Passage
+from .base import person_key
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -52,9 +53,9 @@ COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people
 OLD_COLUMNS = COLUMNS.replace("regions, places_from, regions_from", "'[]', NULL, NULL")  # before regions
 
 
-def person_key(name: str) -> str:
-    """A name folded for matching: lower case, punctuation dropped."""
-    return " ".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+def fts_phrases(phrases: Iterable[str]) -> str:
+    """An FTS5 query that matches any of the phrases (each quoted, so no FTS syntax leaks through)."""
+    return " OR ".join('"' + phrase.replace('"', '""') + '"' for phrase in phrases)
 
 
 def create(path: Path, documents: Iterable[Document],
@@ -283,6 +284,44 @@ class Database:
         """The earliest and latest placement dates."""
         return self.connection.execute(
             "SELECT min(placement_start), max(placement_end) FROM documents").fetchone()
+
+    def document_frequencies(self, words: list[str]) -> dict[str, int]:
+        """How many documents hold each word, in one statement; raises sqlite3.OperationalError on a word FTS5 refuses."""
+        if not words:
+            return {}
+        sql = "SELECT " + ", ".join(["(SELECT count(*) FROM fts WHERE fts MATCH ?)"] * len(words))
+        counts = self.connection.execute(sql, [fts_phrases([w]) for w in words]).fetchone()
+        return {word: int(count) for word, count in zip(words, counts)}
+
+    def words_in(self, words: list[str], rows: Iterable[int]) -> dict[str, bool]:
+        """Whether each word occurs in at least one of `rows`, in one statement (raises as above)."""
+        if not words:
+            return {}
+        marks = ",".join(str(int(row)) for row in rows)
+        sql = "SELECT " + ", ".join(
+            [f"EXISTS(SELECT 1 FROM fts WHERE fts MATCH ? AND rowid IN ({marks}))"] * len(words))
+        found = self.connection.execute(sql, [fts_phrases([w]) for w in words]).fetchone()
+        return {word: bool(hit) for word, hit in zip(words, found)}
+
+    def word_by_word(self, words: list[str], rows: list[int]) -> tuple[dict[str, int], dict[str, bool]]:
+        """Frequencies and hits asked word by word; words FTS5 refuses are left out of both."""
+        marks = ",".join("?" * len(rows))
+        frequencies: dict[str, int] = {}
+        hits: dict[str, bool] = {}
+        for word in words:
+            match = fts_phrases([word])
+            try:
+                frequency = self.connection.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
+                hit = self.connection.execute(f"SELECT 1 FROM fts WHERE fts MATCH ? AND rowid IN ({marks}) LIMIT 1",
+                                              (match, *rows)).fetchone()
+            except sqlite3.OperationalError:
+                continue
+            frequencies[word], hits[word] = frequency, hit is not None
+        return frequencies, hits
+
+    def people_records(self) -> Iterator[tuple[str, str | None, str | None]]:
+        """(people as JSON, title, summary) of every document."""
+        return self.connection.execute("SELECT people, title, summary FROM documents")
 
     def close(self) -> None:
         """Close this thread's connection."""

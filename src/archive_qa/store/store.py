@@ -5,26 +5,34 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from ..documents import Document
 from ..passages import Passage
 from . import vectors as vector_index
-from .database import Database, create
+from .base import Filters, GenerationCache, Ranking
+from .database import Database, create, filter_sql, fts_phrases
 from .layout import (
     DATABASE, FAISS, PASSAGE_VECTORS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
-    current_generation, new_generation_dir, publish, read_manifest, rebuild_hint,
+    current_generation, latest_database, new_generation_dir, publish, read_manifest, rebuild_hint, writer_lock,
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+FREQUENCY_CACHE = 16384  # words whose document frequency one generation remembers; least recent dropped
+FILTER_CACHE = 64  # filters whose rows one generation remembers (a question asks for them more than once)
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)  # a damaged page found only when read
 
 
 class Store:
-    """The small interface every backend offers: documents by id or row, dense and lexical search."""
+    """The embedded backend (a `StoreReader`): one generation's SQLite file and FAISS index in a directory."""
 
     def __init__(self, generation: Path) -> None:
         self.generation = generation
@@ -35,6 +43,10 @@ class Store:
         if self.vectors.ntotal != self.manifest["count"]:
             raise IndexCorruptError(f"{generation / FAISS} holds {self.vectors.ntotal} vectors, the manifest "
                                     f"says {self.manifest['count']}; {rebuild_hint(self.index_dir)}")
+        self._cache = GenerationCache()
+        self._lock = threading.Lock()
+        self._frequencies: OrderedDict[str, int] = OrderedDict()
+        self._filtered: OrderedDict[Filters, np.ndarray] = OrderedDict()
 
     @classmethod
     def open(cls, index_dir: str | Path, model: str | None = None) -> Store:
@@ -64,9 +76,120 @@ class Store:
         """One document, or None."""
         return self.database.by_ids([doc_id]).get(doc_id)
 
-    def dense(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The k nearest rows by cosine similarity, within `allowed` rows when given."""
+    @property
+    def generation_id(self) -> str:
+        """The generation directory's name."""
+        return self.generation.name
+
+    @property
+    def has_regions(self) -> bool:
+        """Whether documents carry places and regions (generations written before them do not)."""
+        return self.database.has_regions
+
+    @property
+    def has_head_index(self) -> bool:
+        """Whether this generation has the head-only full-text index."""
+        return self.database.has_head_index
+
+    @property
+    def with_text(self) -> frozenset[int]:
+        """Rows whose record has full text."""
+        return self.database.with_text
+
+    @property
+    def all_have_text(self) -> bool:
+        """Whether every record has full text."""
+        return self.database.all_have_text
+
+    def by_rows(self, rows: Iterable[int]) -> dict[int, Document]:
+        """row => Document."""
+        return self.database.by_rows(rows)
+
+    def ranked(self, rows: list[int], chunk: int) -> Mapping[int, Document]:
+        """The documents of ranked rows, read `chunk` rows at a time as the ranking is walked."""
+        return self.database.ranked(rows, chunk)
+
+    def iter_documents(self) -> Iterator[tuple[int, Document, str]]:
+        """(row, Document, embed_key) for every document in row order."""
+        return self.database.iter_documents()
+
+    def filter_rows(self, filters: Filters) -> np.ndarray:
+        """The rows inside the filters (remembered: a question asks for them for each ranker)."""
+        with self._lock:
+            rows = self._filtered.get(filters)
+        if rows is None:
+            rows = np.array(self.database.filter_rows(filters.date_from, filters.date_to, list(filters.people_keys),
+                                                      list(filters.places), list(filters.regions)), dtype=np.int64)
+            rows.setflags(write=False)
+            with self._lock:
+                self._filtered[filters] = rows
+                while len(self._filtered) > FILTER_CACHE:
+                    self._filtered.popitem(last=False)
+        return rows
+
+    def dense(self, query: np.ndarray, k: int, filters: Filters | None = None) -> Ranking:
+        """The k nearest rows by cosine similarity, inside the filters."""
+        allowed = self.filter_rows(filters) if filters else None
         return vector_index.search(self.vectors, query, k, allowed)
+
+    def lexical(self, phrases: Sequence[str], k: int, weights: Sequence[float], filters: Filters | None = None,
+                head: bool = False) -> Ranking:
+        """FTS5 BM25 of documents matching any phrase, inside the filters (head: over fts_head)."""
+        clauses, params = filter_sql(filters.date_from, filters.date_to, list(filters.people_keys),
+                                     list(filters.places), list(filters.regions)) if filters else ([], [])
+        return self.database.lexical(fts_phrases(phrases), k, tuple(weights), clauses, params,
+                                     table="fts_head" if head else "fts")
+
+    def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `rows`, in that order, as float32 (read in row order from the file)."""
+        stored = self.stored_vectors()
+        order = np.argsort(rows)
+        picked = np.empty((len(rows), stored.shape[1]), dtype=np.float32)
+        picked[order] = stored[np.asarray(rows, dtype=np.int64)[order]]
+        return picked
+
+    def document_frequencies(self, words: Sequence[str]) -> dict[str, int]:
+        """How many documents hold each word: remembered per generation, the rest asked in one statement."""
+        with self._lock:
+            known = {w: self._frequencies[w] for w in words if w in self._frequencies}
+            for word in known:
+                self._frequencies.move_to_end(word)
+        asked = [w for w in dict.fromkeys(words) if w not in known]
+        if asked:
+            try:
+                counts = self.database.document_frequencies(asked)
+            except sqlite3.OperationalError:  # one word FTS5 refuses: ask word by word, leaving that one out
+                counts, _ = self.database.word_by_word(asked, [])
+            with self._lock:
+                for word, count in counts.items():
+                    known[word] = self._frequencies[word] = count
+                while len(self._frequencies) > FREQUENCY_CACHE:
+                    self._frequencies.popitem(last=False)
+        return known
+
+    def words_in(self, words: Sequence[str], rows: Sequence[int]) -> dict[str, bool]:
+        """Whether each word occurs in at least one of `rows`; words FTS5 refuses are left out."""
+        unique = list(dict.fromkeys(words))
+        try:
+            return self.database.words_in(unique, rows)
+        except sqlite3.OperationalError:
+            return self.database.word_by_word(unique, [int(row) for row in rows])[1]
+
+    def people_records(self) -> Iterable[tuple[Any, str | None, str | None]]:
+        """(people as JSON, title, summary) of every document."""
+        return self.database.people_records()
+
+    def people_directories(self) -> list[Path]:
+        """The index directory, which may hold people files beside the generations."""
+        return [self.index_dir]
+
+    def date_span(self) -> tuple[str | None, str | None]:
+        """The earliest and latest placement dates."""
+        return self.database.date_span()
+
+    def cached(self, name: str, build: Callable[[], T]) -> T:
+        """A value computed once for this generation; it goes when the store does."""
+        return self._cache.get(name, build)
 
     def stored_vectors(self) -> np.ndarray:
         """All document vectors, row-aligned: a flat index's own, else vectors.npy memory-mapped (once per store)."""
@@ -167,3 +290,33 @@ def write_generation(index_dir: Path, documents: list[Document], vectors: np.nda
         raise
     collect_garbage(index_dir)
     return final
+
+
+class EmbeddedWriter:
+    """The embedded backend's `StoreWriter`: a new generation directory, published by renaming CURRENT."""
+
+    def __init__(self, index_dir: str | Path) -> None:
+        self.index_dir = Path(index_dir)
+
+    def lock(self, wait: bool = True) -> AbstractContextManager[None]:
+        """The index directory's single-writer lock."""
+        return writer_lock(self.index_dir, wait)
+
+    def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto",
+                passages: dict[int, list[Passage]] | None = None, passage_vectors: np.ndarray | None = None) -> str:
+        """Write and publish a generation; returns its name."""
+        return write_generation(self.index_dir, documents, vectors, model, index_kind, passages, passage_vectors).name
+
+
+def stored_documents(index_dir: Path) -> list[Document]:
+    """Every document of the current generation (else the newest on disk), for a reindex that rebuilds from them."""
+    path = latest_database(index_dir)  # falls back to the newest generation when CURRENT is damaged
+    try:
+        database = Database(path)
+        documents = [doc for _, doc, _ in database.iter_documents()]
+        database.close()
+    except (sqlite3.Error, ValueError) as error:
+        raise IndexCorruptError(f"{path} is damaged ({error}), so reindex cannot rebuild from it; delete "
+                                f"{index_dir} and run `archive-qa ingest FILE... --index {index_dir}` "
+                                "with the original collection files") from None
+    return documents

