@@ -183,7 +183,7 @@ class Embedder:
                 from . import query_encoder  # imports torch, so only once a model is loaded
 
                 self._question_encoder_tried = True
-                self._question_encoder = query_encoder.build(self._model)
+                self._question_encoder = query_encoder.build(self._model, int8=settings.get("int8_questions"))
 
     def _single_encoder(self) -> bool:
         """Whether one new text goes through the question encoder; built once a process has asked twice.
