@@ -39,7 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Cut full texts into passages of 60-150 words at ingest, embed them and search them; 0 is off."),
     Setting("batch_size", 64, "ARCHIVE_QA_BATCH_SIZE", "Documents embedded per batch on ingest."),
     Setting("traced_questions", True, "ARCHIVE_QA_TRACED_QUESTIONS",
-            "On a CPU, encode new questions through a frozen TorchScript graph (checked against the library); 0 is off."),
+            "On a CPU, encode new questions through a cheaper encoder checked against the library (int8, else a frozen graph); 0 is off."),
     Setting("int8_questions", True, "ARCHIVE_QA_INT8_QUESTIONS",
             "On a CPU, questions through int8 ONNX Runtime (0.39x the encode time, +116 MiB RSS); 0 keeps the fp32 graph."),
     Setting("max_question_chars", 1000, "ARCHIVE_QA_MAX_QUESTION_CHARS", "Longest question accepted."),
