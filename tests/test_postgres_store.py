@@ -94,6 +94,19 @@ def test_documents_and_facets_agree(bundled_index: Path, bundled_url: str) -> No
     assert embedded.stats()["documents"] == server.stats()["documents"] == 343
 
 
+def _answers(url: str, timeout: float = 120.0) -> None:
+    """Wait until the server at `url` accepts queries."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=3) as connection:
+                connection.execute("SELECT 1")
+                return
+        except psycopg.OperationalError:
+            assert time.monotonic() < deadline, f"{url} did not come back within {timeout:.0f} s"
+            time.sleep(0.2)
+
+
 class Searches:
     """Threads searching in a loop through one Archive, recording failures."""
 
@@ -149,7 +162,8 @@ def test_searches_fall_back_to_the_primary_when_the_replica_stops(pg_cluster: pg
 def test_searches_go_on_from_the_replica_when_the_primary_stops(pg_cluster: pgserver.Cluster, bundled_index: Path,
                                                                 bundled_url: str) -> None:
     archive = Archive(bundled_index, store=bundled_url, replicas=[_replica(pg_cluster, bundled_url)])
-    archive.search(SEED_QUESTION)  # the replica has caught up and answers
+    _answers(_replica(pg_cluster, bundled_url))  # a replica restarted by the test before may still be starting
+    archive.search(SEED_QUESTION)
     user = pgserver.server_user()
     try:
         with Searches(archive) as searches:
