@@ -291,14 +291,16 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import uvicorn
 
+    from .api.limits import server_options
+
     os.environ["ARCHIVE_QA_INDEX"] = str(args.index)
     if args.workers > 1:
         uvicorn.run("archive_qa.api.app:create_app", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level="info")
+                    workers=args.workers, log_level="info", **server_options())
     else:
         from .api.app import create_app
 
-        uvicorn.run(create_app(args.index), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(args.index), host=args.host, port=args.port, log_level="info", **server_options())
     return 0
 
 

@@ -45,6 +45,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_question_chars", 1000, "ARCHIVE_QA_MAX_QUESTION_CHARS", "Longest question accepted."),
     Setting("max_body_bytes", 65536, "ARCHIVE_QA_MAX_BODY_BYTES",
             "Largest request body the API reads; a bigger one gets 413."),
+    Setting("max_url_bytes", 32768, "ARCHIVE_QA_MAX_URL_BYTES",
+            "Longest request target (path and query) the API answers; a longer one gets 414."),
     Setting("malloc_trim", True, "ARCHIVE_QA_MALLOC_TRIM",
             "Server: two malloc arenas and freed memory handed back every 30 s; 0 turns it off."),
     Setting("cors_origins", "", "ARCHIVE_QA_CORS_ORIGINS",

@@ -1,4 +1,4 @@
-"""Guards: a body-size cap (413), safe 422s, a 503 naming a damaged index file, CORS closed unless configured."""
+"""Guards: a URL-length cap (414), a body-size cap (413), safe 422s, a 503 naming a damaged index file, CORS closed unless configured."""
 
 from __future__ import annotations
 
@@ -19,6 +19,43 @@ from ..store import DATABASE_ERRORS
 from ..store.layout import DATABASE, rebuild_hint
 
 log = logging.getLogger(__name__)
+
+
+class UrlSizeLimit:
+    """Refuse request targets (path and query string) over `max_bytes` with 414, naming the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            target = len(scope.get("raw_path") or scope["path"].encode()) + len(scope.get("query_string", b""))
+            if target > self.max_bytes:
+                await _refuse(send, 414, "url", "uri_too_long",
+                              f"request target over {self.max_bytes} bytes (setting max_url_bytes, "
+                              "ARCHIVE_QA_MAX_URL_BYTES); send long questions as a POST body")
+                return
+        await self.app(scope, receive, send)
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn options every server of this app runs with (the CLI's and the tests' alike).
+
+    h11 gives up on a request head over its buffer with a bare 400 and closes a connection the client is still
+    writing to, which the client may see as a reset instead of the answer. A buffer above `max_url_bytes` lets
+    every target up to twice the limit reach `UrlSizeLimit` and get a readable 414.
+    """
+    return {"h11_max_incomplete_event_size": 2 * settings.get("max_url_bytes") + 16384}
+
+
+async def _refuse(send: Send, status: int, where: str, kind: str, message: str) -> None:
+    """An error response in the API's error shape, on a connection that then closes."""
+    body = json.dumps({"detail": [{"loc": [where], "type": kind, "msg": message}]}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodySizeLimit:
@@ -53,14 +90,8 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Send) -> None:
         """A 413 in the API's error shape, naming the limit and its setting."""
-        body = json.dumps({"detail": [{
-            "loc": ["body"], "type": "too_large",
-            "msg": f"request body over {self.max_bytes} bytes (setting max_body_bytes, ARCHIVE_QA_MAX_BODY_BYTES)",
-        }]}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await _refuse(send, 413, "body", "too_large",
+                      f"request body over {self.max_bytes} bytes (setting max_body_bytes, ARCHIVE_QA_MAX_BODY_BYTES)")
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -106,8 +137,9 @@ def _encodable(value: Any) -> Any:
 
 
 def install(app: FastAPI) -> None:
-    """Add the body-size cap and safe 422s, and CORS only for the origins the `cors_origins` setting names."""
+    """Add the URL and body-size caps and safe 422s, and CORS only for the origins the `cors_origins` setting names."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.get("max_body_bytes"))
+    app.add_middleware(UrlSizeLimit, max_bytes=settings.get("max_url_bytes"))
     app.add_exception_handler(RequestValidationError, validation_error)
     for error in DATABASE_ERRORS:
         app.add_exception_handler(error, damaged_index)
