@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -66,3 +69,37 @@ def test_the_embedder_answers_new_questions_through_the_checked_encoder(embedder
     vector = embedder.encode_query(question)
     assert float(vector @ expected) >= query_encoder.MIN_COSINE
     assert np.array_equal(vector, embedder._question_encoder.encode(question))
+
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Iterator[Path]:
+    """An empty encoder cache for this module (one export here, one more after the damage test)."""
+    folder = tmp_path_factory.mktemp("encoder-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ARCHIVE_QA_CACHE_DIR", str(folder))
+        yield folder
+
+
+def test_the_int8_file_is_exported_once_into_the_cache_and_reused(embedder, cache) -> None:
+    first = query_encoder.build(embedder._model)
+    assert isinstance(first, query_encoder.OnnxEncoder)
+    [folder] = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert {query_encoder.INT8_FILE, query_encoder.PROBES_FILE} <= {p.name for p in folder.iterdir()}
+    assert not [p for p in cache.iterdir() if p.name.startswith(".export-")], "the scratch folder was renamed"
+    made = (folder / query_encoder.INT8_FILE).stat().st_mtime_ns
+    second = query_encoder.build(embedder._model)
+    assert (folder / query_encoder.INT8_FILE).stat().st_mtime_ns == made, "the second build exported again"
+    assert np.array_equal(first.encode(QUESTIONS[0]), second.encode(QUESTIONS[0]))
+
+
+def test_a_damaged_cached_file_is_exported_again(embedder, cache, caplog) -> None:
+    query_encoder.build(embedder._model)
+    [folder] = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    (folder / query_encoder.INT8_FILE).write_bytes(b"not a model")
+    with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
+        encoder = query_encoder.build(embedder._model)
+    assert isinstance(encoder, query_encoder.OnnxEncoder)
+    assert "exporting it again" in caplog.text and str(folder) in caplog.text
+    expected = library(embedder, [QUESTIONS[2]])[0]
+    assert float(encoder.encode(QUESTIONS[2]) @ expected) >= query_encoder.MIN_COSINE

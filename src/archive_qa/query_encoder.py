@@ -9,12 +9,23 @@ the layers most sensitive to int8 here, stays fp32, so no dev condition loses mo
 the documents' fp32 vectors (bench/encoder_candidates.py: encode p50 0.39-0.45x the fp32 graph's, at
 about 116 MiB more RSS, README "Question encoder").
 Each encoder is kept only if it gives the library's vectors on probe sentences (int8: within MIN_COSINE;
-fp32 graph: within TOLERANCE); otherwise the next is tried, and last the library itself."""
+fp32 graph: within TOLERANCE); otherwise the next is tried, and last the library itself.
+
+The int8 model is exported and quantised once per model and library versions, in a child process
+(`python -m archive_qa.query_encoder MODEL_DIR OUT_DIR`), into the `cache_dir` setting's folder, with the
+library's vectors of the probes beside it. A server then only opens that file and checks it against those
+vectors: it never holds the export's copies of the model or runs the library's forward pass for the check."""
 
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -32,6 +43,9 @@ PROBES = ("What did Stalin say about neutral countries?", "1952",
           "Telegram from the Embassy in Moscow to the Department of State on the armistice negotiations " * 12)
 SCORES = ("attention/self/MatMul",)  # ONNX names of the attention's score and mix products (no weights)
 FP32_NODES = SCORES + ("layer.0/intermediate/", "layer.0/output/")  # MatMuls left in fp32 by default
+INT8_FILE = "model.int8.onnx"
+PROBES_FILE = "probes.npy"  # the library's unit vectors of PROBES, made with the int8 file
+EXPORT_TIMEOUT = 600  # seconds the export child may take (about 15 s here)
 
 
 class Encoder(Protocol):
@@ -122,13 +136,96 @@ def onnx_encoder(model: Any, int8: bool = True, exclude: Sequence[str] = FP32_NO
                               dynamic_axes={"input_ids": {1: "tokens"}}, opset_version=17, dynamo=False)
         if int8:
             path = _quantised(path, exclude)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or torch.get_num_threads()  # as torch here: one in a server
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        encoder = open_onnx(path, model, threads)
     gc.collect()  # the export's and the quantiser's model copies, before malloc_trim can hand them back
-    return OnnxEncoder(session, model)
+    return encoder
+
+
+def open_onnx(path: Path, model: Any, threads: int | None = None) -> OnnxEncoder:
+    """An OnnxEncoder over a saved model file, on `threads` intra-op threads (default: torch's, one in a server)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return OnnxEncoder(onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]), model)
+
+
+def cache_root() -> Path:
+    """Where exported encoders are kept: the `cache_dir` setting, else $XDG_CACHE_HOME/archive_qa."""
+    from . import settings
+
+    chosen = settings.get("cache_dir")
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "archive_qa"
+
+
+def cache_key(model_dir: Path) -> str:
+    """A name for one model's int8 file: its files (name, size, mtime) and the versions that make the file."""
+    import onnxruntime
+
+    parts = [f"{p.relative_to(model_dir)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+             for p in sorted(model_dir.rglob("*")) if p.is_file()]
+    parts += [torch.__version__, onnxruntime.__version__, repr(FP32_NODES), "1"]
+    return f"{model_dir.name}-{hashlib.sha1(chr(10).join(parts).encode()).hexdigest()[:16]}"
+
+
+def cached_int8(model_dir: Path) -> Path:
+    """The folder holding this model's int8 file and probe vectors, exported by a child process if missing.
+
+    The child writes into a folder of its own and renames it into place, so two processes starting at once
+    never read a half-written file. Where the cache cannot be written, the export lands in a temporary folder.
+    """
+    try:
+        root = cache_root()
+        root.mkdir(parents=True, exist_ok=True)
+        folder = root / cache_key(model_dir)
+        if (folder / INT8_FILE).is_file() and (folder / PROBES_FILE).is_file():
+            return folder
+        scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
+    except OSError as error:
+        log.info("question encoder: cache not writable (%s); exporting to a temporary folder", error)
+        folder = scratch = Path(tempfile.mkdtemp(prefix="archive-qa-onnx-"))
+    log.info("question encoder: exporting int8 %s to %s (once per model and library versions)", model_dir.name,
+             folder)
+    done = subprocess.run([sys.executable, "-m", "archive_qa.query_encoder", str(model_dir), str(scratch)],
+                          capture_output=True, text=True, timeout=EXPORT_TIMEOUT,
+                          env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")))
+    if done.returncode:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise RuntimeError(f"int8 export failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}")
+    if scratch != folder:
+        try:
+            scratch.rename(folder)
+        except OSError:  # another process put its export there first: theirs is as good
+            shutil.rmtree(scratch, ignore_errors=True)
+    return folder
+
+
+def export_int8(model_dir: Path, out: Path) -> None:
+    """Export, quantise and probe one model into `out` (what the child process runs)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    example = model.preprocess([PROBES[0]])["input_ids"]
+    exported = out / "model.onnx"
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(MeanPooled(model[0].auto_model).eval(), (example,), str(exported),
+                          input_names=["input_ids"], output_names=["pooled"],
+                          dynamic_axes={"input_ids": {1: "tokens"}}, opset_version=17, dynamo=False)
+    _quantised(exported, FP32_NODES).rename(out / INT8_FILE)
+    exported.unlink()
+    np.save(out / PROBES_FILE, model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True))
+    (out / "source.json").write_text(json.dumps({"model": str(model_dir), "fp32_nodes": FP32_NODES}))
+
+
+def model_dir_of(model: Any) -> Path | None:
+    """The local folder a SentenceTransformer was loaded from, where it says."""
+    name = getattr(getattr(getattr(model[0], "auto_model", None), "config", None), "name_or_path", None)
+    return Path(name) if name and Path(name).is_dir() else None
 
 
 def _quantised(exported: Path, exclude: Sequence[str]) -> Path:
@@ -159,6 +256,28 @@ def probe_fit(encoder: Encoder, model: Any) -> tuple[float, float]:
     return error, cosine
 
 
+def _int8(model: Any) -> tuple[Encoder, float]:
+    """The int8 encoder from the cache (exported by a child) and its lowest cosine on the probes.
+
+    A model not loaded from a local folder is exported here, in this process, as before the cache.
+    """
+    source = model_dir_of(model)
+    if source is None:
+        encoder = onnx_encoder(model)
+        return encoder, probe_fit(encoder, model)[1]
+    folder = cached_int8(source)
+    try:
+        encoder = open_onnx(folder / INT8_FILE, model)
+        expected = np.load(folder / PROBES_FILE)
+    except Exception as error:  # a damaged cache file: export it again, once
+        log.warning("question encoder: %s is unreadable (%s); exporting it again", folder, error)
+        shutil.rmtree(folder, ignore_errors=True)
+        folder = cached_int8(source)
+        encoder = open_onnx(folder / INT8_FILE, model)
+        expected = np.load(folder / PROBES_FILE)
+    return encoder, min(float(encoder.encode(text) @ want) for text, want in zip(PROBES, expected))
+
+
 def build(model: Any, int8: bool = True, min_cosine: float = MIN_COSINE) -> Encoder | None:
     """A checked question encoder for a SentenceTransformer on the CPU, or None where the library must be used.
 
@@ -175,8 +294,7 @@ def build(model: Any, int8: bool = True, min_cosine: float = MIN_COSINE) -> Enco
         return None
     if int8:
         try:
-            encoder: Encoder = onnx_encoder(model)
-            _, cosine = probe_fit(encoder, model)
+            encoder, cosine = _int8(model)
         except Exception as exc:  # no onnxruntime, or an export it cannot read: the fp32 graph is next
             log.info("question encoder: not int8 (%s: %s)", type(exc).__name__, exc)
         else:
@@ -195,3 +313,8 @@ def build(model: Any, int8: bool = True, min_cosine: float = MIN_COSINE) -> Enco
         return None
     log.debug("question encoder: frozen graph (largest difference on the probes %.2g)", error)
     return encoder
+
+
+if __name__ == "__main__":  # the export child: python -m archive_qa.query_encoder MODEL_DIR OUT_DIR
+    logging.basicConfig(level=logging.WARNING)
+    export_int8(Path(sys.argv[1]), Path(sys.argv[2]))
