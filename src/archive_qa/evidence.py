@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -130,19 +131,31 @@ def _summary_spans(doc: Document, similarity: float, weights: dict[str, float]) 
 def _sentence_spans(source: str, field: str, start: int, end: int, similarity: float,
                     weights: dict[str, float], title: str | None = None) -> list[Span]:
     """Sentence spans of source[start:end], scored; one that only repeats the title is left out."""
-    sentences = [s for s in sentence_spans(source, start, end) if _prose(source[s[0]:s[1]])]
-    heading = " ".join((title or "").lower().rstrip(". ").split())
-    spans = []
-    for a, b in sentences:
-        a, b = _bounded(source, a, b)
-        text = source[a:b]
+    keys = weights.keys()
+    return [Span(field, start + a, start + b, text,
+                 similarity + OVERLAP_WEIGHT * sum(weights[w] for w in words & keys)
+                 - (PRONOUN_PENALTY if pronoun else 0.0), similarity)
+            for a, b, text, words, pronoun in _quotable(source[start:end], title or "")]
+
+
+@lru_cache(maxsize=4096)
+def _quotable(piece: str, title: str) -> tuple[tuple[int, int, str, frozenset[str], bool], ...]:
+    """(start, end, text, stems, opens with a pronoun) of each quotable sentence of a summary or passage.
+
+    None of it depends on the question, so it is cached by the piece's text (a summary or one passage, not
+    a whole full text): a document's sentences are cut and read once, not once a search.
+    """
+    heading = " ".join(title.lower().rstrip(". ").split())
+    found = []
+    for a, b in sentence_spans(piece):
+        if not _prose(piece[a:b]):
+            continue
+        a, b = _bounded(piece, a, b)
+        text = piece[a:b]
         if heading and " ".join(text.lower().rstrip(". ").split()) == heading:
             continue  # a summary or text that opens by repeating the title says nothing more
-        score = similarity + OVERLAP_WEIGHT * _overlap(text, weights)
-        if _PRONOUN_LEAD.match(text):
-            score -= PRONOUN_PENALTY
-        spans.append(Span(field, a, b, text, score, similarity))
-    return spans
+        found.append((a, b, text, stems(text), bool(_PRONOUN_LEAD.match(text))))
+    return tuple(found)
 
 
 def _prose(text: str) -> bool:
@@ -176,11 +189,6 @@ def _rarity(words: set[str], bags: list[set[str]]) -> dict[str, float]:
     weights = {w: math.log(1 + total / (1 + sum(w in bag for bag in bags))) for w in words}
     norm = sum(weights.values()) or 1.0
     return {w: value / norm for w, value in weights.items()}
-
-
-def _overlap(text: str, weights: dict[str, float]) -> float:
-    """The rarity-weighted share of the question's words that a text holds (0..1)."""
-    return sum(weights[w] for w in stems(text) & weights.keys())
 
 
 def _cosines(vectors: np.ndarray, query: np.ndarray | None) -> np.ndarray:

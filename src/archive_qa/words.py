@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 STOPWORDS = frozenset("""a about above after again against all also am an and any are as at be been before being
 between both but by can could did do does doing down during each few for from further had has have having he her
@@ -18,6 +19,7 @@ def content_words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS and len(w) > 1]
 
 
+@lru_cache(maxsize=1 << 15)
 def word_stem(word: str) -> str:
     """A lower-case word with a plural or verb ending cut, where four letters or more remain."""
     for suffix in SUFFIXES:
@@ -26,6 +28,11 @@ def word_stem(word: str) -> str:
     return word
 
 
-def stems(text: str) -> set[str]:
-    """The stems of a text's content words, so "tests" meets "test" and "invited" meets "inviting"."""
-    return {word_stem(word) for word in content_words(text)}
+@lru_cache(maxsize=4096)
+def stems(text: str) -> frozenset[str]:
+    """The stems of a text's content words, so "tests" meets "test" and "invited" meets "inviting".
+
+    Cached: the same summaries and sentences come back for question after question (a third of a search's
+    evidence time went here).
+    """
+    return frozenset(word_stem(word) for word in content_words(text))
