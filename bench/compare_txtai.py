@@ -260,8 +260,14 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def reused_build(work: Path, system: str) -> dict[str, Any] | None:
+    """The figures of a build a kept work folder already holds (--keep), else None."""
+    saved = work / f"{system}-build.json"
+    return json.loads(saved.read_text()) if (work / system).exists() and saved.is_file() else None
+
+
 def run_child(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """Run one phase in a fresh interpreter and read its JSON."""
+    """Run one phase in a fresh interpreter and read its JSON (a build's is saved beside it, for --keep)."""
     command = [sys.executable, __file__, "--child", name, "--workdir", str(work), "--batch-size",
                str(args.batch_size), "--modes", *args.modes]
     if args.txtai_components:
@@ -273,7 +279,10 @@ def run_child(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if name.endswith("-build"):
+        (work / f"{name}.json").write_text(json.dumps(result))
+    return result
 
 
 def _qrels(path: str) -> list[Any]:
@@ -316,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="JSON output path (default bench/results/compare_txtai.json)")
+    parser.add_argument("--keep", type=Path, help="a work folder kept after the run; builds found there are "
+                                                  "reused (their build figures come from the run that made them)")
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args)))
@@ -325,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         raise SystemExit("txtai is not installed here; run this with .venv-bench/bin/python (see the docstring)")
 
-    work = Path(tempfile.mkdtemp(prefix="archive-qa-txtai-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="archive-qa-txtai-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         lines = [ln for ln in Path(args.corpus).read_text(encoding="utf-8").splitlines() if ln.strip()]
         (work / "corpus.jsonl").write_text("\n".join(lines[: args.limit] if args.limit else lines) + "\n")
@@ -339,9 +351,11 @@ def main(argv: list[str] | None = None) -> int:
         if "ours-http" in systems and "ours" not in builds:
             builds.insert(0, "ours")
         if args.ours_index:  # reuse an index of the same corpus: no archive_qa build is timed
-            (work / "ours").symlink_to(args.ours_index.resolve())
+            if not (work / "ours").is_symlink():
+                (work / "ours").symlink_to(args.ours_index.resolve())
             builds = [system for system in builds if system != "ours"]
-        runs = {f"{system}-build": run_child(f"{system}-build", args, work) for system in builds}
+        runs = {f"{system}-build": reused_build(work, system) or run_child(f"{system}-build", args, work)
+                for system in builds}
         if args.ours_index:
             runs["ours-build"] = {"build_s": None, "documents": len(lines[: args.limit] if args.limit else lines),
                                   "index_bytes": benchlib.dir_bytes(args.ours_index), "peak_rss_mib": None,
@@ -352,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in (f"{system}-query" for system in systems):
                 runs[f"{name}-{number + 1}"] = run_child(name, args, work)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
 
     judgements = {j.q: j.rel for path in args.eval for j in _qrels(path)}
     rows = []
