@@ -175,21 +175,18 @@ class Database:
         sql = "SELECT row FROM documents d" + (" WHERE " + " AND ".join(clauses) if clauses else "")
         return [r for (r,) in self.connection.execute(sql, params)]
 
-    def lexical(self, match: str, k: int, weights: tuple[float, ...],
-                clauses: list[str] | None = None, params: list[Any] | None = None,
-                table: str = "fts") -> list[tuple[int, float]]:
-        """BM25 over `table` (fts: title, summary, text, people; fts_head: title, summary, people).
-
-        Returns the k best (row, score), higher is better.
-        """
-        where = f"{table} MATCH ?" + "".join(f" AND {c}" for c in clauses or [])
-        joined = f" JOIN documents d ON d.row = {table}.rowid" if clauses else ""  # the join costs ~6 ms a query
-        sql = (f"SELECT {table}.rowid, -bm25({table}, {','.join(str(w) for w in weights)}) AS score "
-               f"FROM {table}{joined} WHERE {where} ORDER BY score DESC LIMIT ?")
+    def phrase_scores(self, table: str, phrase: str, weights: tuple[float, ...]) -> list[tuple[int, float]]:
+        """Every (row, BM25) of the rows matching one phrase in `table` (fts or fts_head); none if FTS5 refuses it."""
+        sql = (f"SELECT rowid, -bm25({table}, {','.join(str(w) for w in weights)}) FROM {table} "
+               f"WHERE {table} MATCH ?")
         try:
-            return list(self.connection.execute(sql, [match, *(params or []), k]))
+            return list(self.connection.execute(sql, [fts_phrases([phrase])]))
         except sqlite3.OperationalError:
             return []
+
+    def max_row(self) -> int:
+        """The highest document row (-1 when empty)."""
+        return self.connection.execute("SELECT coalesce(max(row), -1) FROM documents").fetchone()[0]
 
     def matching(self, match: str, rows: Iterable[int]) -> set[int]:
         """Which of `rows` match an FTS5 expression in any field."""

@@ -18,7 +18,8 @@ from ..documents import Document
 from ..passages import Passage
 from . import vectors as vector_index
 from .base import Filters, GenerationCache, Ranking
-from .database import Database, create, filter_sql, fts_phrases
+from .database import Database, create
+from .phrase_scores import PhraseScores
 from .layout import (
     DATABASE, FAISS, PASSAGE_VECTORS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
     current_generation, latest_database, new_generation_dir, publish, read_manifest, rebuild_hint, writer_lock,
@@ -134,11 +135,19 @@ class Store:
 
     def lexical(self, phrases: Sequence[str], k: int, weights: Sequence[float], filters: Filters | None = None,
                 head: bool = False) -> Ranking:
-        """FTS5 BM25 of documents matching any phrase, inside the filters (head: over fts_head)."""
-        clauses, params = filter_sql(filters.date_from, filters.date_to, list(filters.people_keys),
-                                     list(filters.places), list(filters.regions)) if filters else ([], [])
-        return self.database.lexical(fts_phrases(phrases), k, tuple(weights), clauses, params,
-                                     table="fts_head" if head else "fts")
+        """FTS5 BM25 of documents matching any phrase, inside the filters (head: over fts_head).
+
+        The sum of each phrase's BM25 asked alone (phrase_scores.py: the same scores as the OR query), so
+        the words earlier questions asked cost nothing the next time.
+        """
+        allowed = self.filter_rows(filters) if filters else None
+        return self.phrase_scores.rank("fts_head" if head else "fts", phrases, k, weights, allowed)
+
+    @property
+    def phrase_scores(self) -> PhraseScores:
+        """This generation's per-phrase BM25 cache."""
+        return self.cached("phrase_scores", lambda: PhraseScores(self.database.phrase_scores,
+                                                                 self.database.max_row() + 1))
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows`, in that order, as float32 (read in row order from the file)."""
