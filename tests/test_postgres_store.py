@@ -11,11 +11,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from archive_qa.archive import Archive
-from archive_qa.indexing import ingest
+from archive_qa.indexing import ingest, reindex
 from archive_qa.store import Filters, Store, pgserver
+from conftest import pg_database
 
 psycopg = pytest.importorskip("psycopg")
 pytestmark = pytest.mark.postgres
@@ -43,9 +45,9 @@ def _replica(cluster: pgserver.Cluster, url: str) -> str:
 
 @pytest.fixture(scope="module")
 def bundled_url(pg_cluster: pgserver.Cluster, embedder) -> str:
-    """Everything in data/ ingested into a database of its own."""
+    """Everything in data/ ingested into a database of its own (embedded afresh, passages on)."""
     url = _database(pg_cluster, "bundled")
-    ingest("/nonexistent", sorted(DATA.glob("*.jsonl")), MODEL, progress=False, store=url)
+    ingest("/nonexistent", sorted(DATA.glob("*.jsonl")), MODEL, progress=False, store=url, passages=True)
     return url
 
 
@@ -92,6 +94,75 @@ def test_documents_and_facets_agree(bundled_index: Path, bundled_url: str) -> No
     assert embedded.document("seed-03") == server.document("seed-03")
     assert facets.for_store(embedded) == facets.for_store(server)
     assert embedded.stats()["documents"] == server.stats()["documents"] == 343
+
+
+ASKED = ["what did Stalin say about neutral countries?", "armistice talks at Kaesong", "prisoners of war exchange",
+         "What did Ridgway propose for the cease-fire line?"]
+
+
+def test_both_stores_keep_the_same_passages_and_answer_alike(bundled_index: Path, bundled_url: str) -> None:
+    embedded, server = Archive(bundled_index), Archive(bundled_index, store=bundled_url)
+    ours, theirs = embedded.store, server.store
+    rows = range(ours.count())
+    assert ours.stats()["passages"] == theirs.stats()["passages"] > 2000
+    assert ours.passages_of(rows) == theirs.passages_of(rows)
+    assert ours.passages_of([3, 1, 3]) == theirs.passages_of([3, 1, 3]) and theirs.passages_of([]) == {}
+    assert ours.passage_keys() == theirs.passage_keys()
+    for doc_id in ("frus1951v07p2-d1", "frus1951v07p2-d100", "seed-03"):
+        doc = ours.document(doc_id)
+        assert ours.passages(doc) == theirs.passages(doc), doc_id
+    mine, kept = ours.passage_vectors(), theirs.passage_vectors()
+    assert mine.dtype == kept.dtype == np.float16 and mine.shape == kept.shape
+    assert np.abs(mine.astype(np.float32) - kept.astype(np.float32)).max() < 2e-3  # float16's step near 0.1
+    picked = [7, 0, len(kept) - 1, 7]
+    assert np.array_equal(theirs.passage_vectors(picked), kept[picked])
+    from_text = 0
+    for question in ASKED:
+        a, b = embedded.ask(question), server.ask(question)
+        assert a["answer"] == b["answer"], question
+        assert a["citations"] == b["citations"], question  # markers, ids, passages and highlight urls
+        for citation in a["citations"]:
+            if citation["kind"] != "person":
+                passage = citation["passage"]
+                assert citation["url"].endswith(f"?hl={passage['field']}:{passage['start']}-{passage['end']}#hl")
+                from_text += passage["field"] == "text"
+    assert from_text, "some answer must quote a passage of a full text, or passages are not compared"
+    assert embedded.document_json("frus1951v07p2-d1") == server.document_json("frus1951v07p2-d1")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "archive_qa.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+
+
+def test_remove_reindex_and_check_work_on_a_server(pg_cluster: pgserver.Cluster, embedder, tmp_path: Path) -> None:
+    from archive_qa.store.postgres import PostgresStore
+
+    url = pg_database(pg_cluster, "maintained")
+    texts = tmp_path / "texts.jsonl"  # the seed records have no full text: five FRUS ones that do, for passages
+    texts.write_text("".join((DATA / "frus1951v07p2.jsonl").read_text(encoding="utf-8").splitlines(True)[:5]),
+                     encoding="utf-8")
+    ingest("/nonexistent", [DATA / "seed_mao_stalin.jsonl", texts], MODEL, progress=False, store=url, passages=True)
+    checked = _cli("check", "--store", url, "--read-replica", _replica(pg_cluster, url))
+    assert checked.returncode == 0 and checked.stdout.startswith(f"ok: {url}, generation 1, 15 documents"), checked
+    removed = _cli("remove", "seed-01", "nope", "--store", url)
+    assert removed.returncode == 1 and "no document with id 'nope'" in removed.stderr, removed
+    store = PostgresStore.open(url)
+    assert store.count() == 14 and store.document("seed-01") is None and store.generation_id == "2"
+    passages = store.stats()["passages"]
+    assert passages > 5
+    reindexed = _cli("reindex", "--store", url)
+    assert reindexed.returncode == 0 and "14 documents in the index (14 embedded)" in reindexed.stdout, reindexed
+    store = PostgresStore.open(url)
+    assert (store.generation_id, store.count(), store.stats()["passages"]) == ("3", 14, passages)
+    assert Archive(ROOT / "nonexistent", store=url).search(SEED_QUESTION)["results"][0]["id"] == "seed-03"
+    with psycopg.connect(url, autocommit=True) as connection:  # a passage that no longer slices out of its text
+        connection.execute("UPDATE archive_qa_g3_passages SET \"end\" = \"end\" + 5 WHERE row = 0")
+    damaged = _cli("check", "--store", url, "--json")
+    assert damaged.returncode == 1 and "1 passage(s) are not the slice" in damaged.stderr, damaged
+    assert f"archive-qa reindex --store {url}" in damaged.stderr
+    reindex("/nonexistent", MODEL, progress=False, store=url)  # the repair (in this process: the model is loaded)
+    assert _cli("check", "--store", url).returncode == 0
 
 
 def _answers(url: str, timeout: float = 120.0) -> None:

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_index(sub.add_parser("stats", help="what the index holds"))
     p.add_argument("--json", action="store_true")
 
-    p = with_index(sub.add_parser("check", help="verify every index file in full (checksums, SQLite, FAISS)"))
+    p = with_index(sub.add_parser("check", help="verify every index file in full (checksums, SQLite, FAISS), "
+                                                "or a server's published generation"))
     p.add_argument("--json", action="store_true")
 
     p = with_index(sub.add_parser("search", help="rank documents for a question"))
@@ -147,9 +148,21 @@ def _check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .store.check import check_index
+    from .store.factory import store_url
     from .store.layout import rebuild_hint
 
-    report = check_index(args.index)
+    url = store_url()
+    if url is not None:  # a server: its published generation's tables, and what each replica serves
+        from .store.postgres import _safe, check_server
+
+        replicas = [r.strip() for r in os.environ.get("ARCHIVE_QA_READ_REPLICA", "").split(",") if r.strip()]
+        report = check_server(url, replicas)
+        where, what = _safe(url), "all tables verified"
+        hint = (f"`archive-qa reindex --store {where}` re-embeds the stored documents, or run `archive-qa ingest "
+                f"FILE... --sync --store {where}` with the original collection files")
+    else:
+        report = check_index(args.index)
+        where, what, hint = args.index, "all files verified", rebuild_hint(Path(args.index))
     if args.json:
         print(json.dumps({**asdict(report), "ok": report.ok}, indent=2))
     for note in report.notes:
@@ -157,10 +170,10 @@ def _check(args: argparse.Namespace) -> int:
     if not report.ok:
         for problem in report.problems:
             print(problem, file=sys.stderr)
-        print(f"archive-qa check: {args.index} is damaged; {rebuild_hint(Path(args.index))}", file=sys.stderr)
+        print(f"archive-qa check: {where} is damaged; {hint}", file=sys.stderr)
         return 1
     if not args.json:
-        print(f"ok: {args.index}, generation {report.generation}, {report.documents} documents, all files verified")
+        print(f"ok: {where}, generation {report.generation}, {report.documents} documents, {what}")
     return 0
 
 

@@ -15,7 +15,7 @@ from .embedding import get_embedder
 from .passages import Passage, split
 from .places import locate
 from .records import CollectionError, RecordError, read_collection
-from .store import IndexError_, IndexMismatchError, IndexMissingError, StoreReader, open_store, open_writer
+from .store import IndexMismatchError, IndexMissingError, StoreReader, open_store, open_writer
 from .store.factory import store_url
 from .store.layout import writer_lock
 from .store.store import stored_documents, write_generation
@@ -96,19 +96,34 @@ def ingest(index_dir: str | Path, paths: Sequence[str | Path], model: str, *, st
                   passages, store)
 
 
-def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None) -> IngestReport:
-    """Remove documents by id; unknown ids are reported as errors."""
+def remove(index_dir: str | Path, ids: Sequence[str], model: str | None = None,
+           store: str | None = None) -> IngestReport:
+    """Remove documents by id; unknown ids are reported as errors.
+
+    store: a postgresql:// URL to remove from instead of `index_dir` (also ARCHIVE_QA_STORE).
+    """
     index_dir = Path(index_dir)
-    store = open_store(index_dir)  # the index directory, or the server ARCHIVE_QA_STORE names
-    return _apply(index_dir, model or store.model, [], list(ids), IngestReport(), "auto", 64, "auto", False)
+    opened = open_store(index_dir, store)  # the index directory, or the server
+    return _apply(index_dir, model or opened.model, [], list(ids), IngestReport(), "auto", 64, "auto", False,
+                  store=store)
 
 
 def reindex(index_dir: str | Path, model: str, *, device: str = "auto", batch_size: int = 64,
-            index_kind: str = "auto", progress: bool | None = None) -> IngestReport:
-    """Re-embed every stored document with `model` (after a model change or a damaged vector file)."""
-    if store_url() is not None:
-        raise IndexError_("reindex works on an index directory only; on a server, ingest the collection files "
-                          "again with --model")
+            index_kind: str = "auto", progress: bool | None = None, store: str | None = None) -> IngestReport:
+    """Re-embed every stored document with `model` (after a model change or a damaged vector file).
+
+    store: a postgresql:// URL (also ARCHIVE_QA_STORE): its published documents are re-embedded, with their
+    passages, and published as a new generation (a server keeps no damaged files to rebuild around).
+    """
+    url = store_url(store)
+    if url is not None:
+        writer = open_writer(None, url)
+        with writer.lock():
+            documents = [locate(doc) for _, doc, _ in open_store(None, url).iter_documents()]
+            report = IngestReport(total=len(documents))
+            embedded = _embed(documents, None, {}, model, device, batch_size, progress, report)
+            writer.publish(documents, embedded.vectors, model, index_kind, embedded.passages, embedded.passage_vectors)
+        return report
     index_dir = Path(index_dir)
     with writer_lock(index_dir):
         documents = [locate(doc) for doc in stored_documents(index_dir)]

@@ -54,3 +54,21 @@ def open_writer(index_dir: str | Path | None = None, url: str | None = None) -> 
     from .store import EmbeddedWriter
 
     return EmbeddedWriter(index_dir)
+
+
+def copy_store(source: StoreReader, writer: StoreWriter, index_kind: str = "auto") -> str:
+    """Publish `source`'s documents, vectors, passages and passage vectors as they are through `writer`.
+
+    Nothing is embedded: a copy of an index directory into a server (or back) answers as the original does.
+    Returns the new generation's id.
+    """
+    from ..passages import Passage, passage_key
+
+    documents = [doc for _, doc, _ in source.iter_documents()]
+    spans = source.passages_of(range(len(documents)))
+    passages = {row: [Passage(start, end, passage_key((documents[row].text or "")[start:end]))
+                      for _, start, end in found] for row, found in spans.items() if found}
+    passage_vectors = source.passage_vectors() if passages else None
+    with writer.lock():
+        return writer.publish(documents, source.vectors_of(range(len(documents))), source.model, index_kind,
+                              passages, passage_vectors)

@@ -5,6 +5,11 @@ BM25 is computed here from term statistics the backend keeps (per-field term cou
 document frequencies, all from `analysis.analyze`, FTS5's tokenizer), with FTS5's formula, so rankings
 match the embedded store's; Postgres' ts_rank is not BM25. A phrase's per-field count comes from the kept
 term positions; how many documents hold a phrase, from a tsvector with a GIN index.
+
+Passages (passages.py) live in the generation's `_passages` table, numbered as the embedded store numbers
+them (document row order, then text order): offsets into the document's text, the key their vector is
+reused by, their text with a tsvector (GIN) and their vector as `halfvec`, the float16 the embedded store
+keeps in passages.npy, so both stores hand out the same numbers.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ CREATE TABLE IF NOT EXISTS archive_qa_generations (
     index_type text NOT NULL, created timestamptz NOT NULL DEFAULT now(), published timestamptz,
     avg_length float8 NOT NULL DEFAULT 0, avg_head_length float8 NOT NULL DEFAULT 0, with_text int NOT NULL DEFAULT 0
 );
+DO $$ BEGIN  -- a schema made before passages were kept (no ALTER otherwise: its lock would stall replicas)
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'archive_qa_generations' AND column_name = 'passages') THEN
+        ALTER TABLE archive_qa_generations ADD COLUMN passages int NOT NULL DEFAULT 0;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS archive_qa_current (
     one int PRIMARY KEY DEFAULT 1 CHECK (one = 1), generation bigint NOT NULL REFERENCES archive_qa_generations(id)
 );
@@ -65,6 +76,10 @@ CREATE TABLE {g}_places (row int NOT NULL, kind text NOT NULL, name text NOT NUL
 CREATE TABLE {g}_postings (term text NOT NULL, row int NOT NULL, title int NOT NULL, summary int NOT NULL,
                            text int NOT NULL, people int NOT NULL, positions int[] NOT NULL);
 CREATE TABLE {g}_terms (term text PRIMARY KEY, df int NOT NULL, df_head int NOT NULL);
+CREATE TABLE {g}_passages (
+    row int PRIMARY KEY, doc_row int NOT NULL, field text NOT NULL, start int NOT NULL, "end" int NOT NULL,
+    key text NOT NULL, text text NOT NULL, tsv tsvector NOT NULL, embedding halfvec({dimension}) NOT NULL
+);
 """
 INDEXES = """
 CREATE INDEX ON {g}_documents (placement_start, placement_end);
@@ -72,7 +87,10 @@ CREATE INDEX ON {g}_documents USING gin (tsv);
 CREATE INDEX ON {g}_people (key, row);
 CREATE INDEX ON {g}_places (kind, key, row);
 CREATE INDEX ON {g}_postings (term, row) INCLUDE (title, summary, text, people);
+CREATE INDEX ON {g}_passages (doc_row, row);
+CREATE INDEX ON {g}_passages USING gin (tsv);
 """
+TABLE_NAMES = ("documents", "people", "places", "postings", "terms", "passages")
 COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, extra, "
            "embed_key, regions, places_from, regions_from")
 
@@ -102,6 +120,14 @@ def pool(url: str, size: int = POOL_SIZE) -> ConnectionPool:
                 open=True, timeout=3.0, reconnect_timeout=30.0,
                 name=f"archive_qa {_safe(url)}", kwargs={"connect_timeout": 3})
         return found
+
+
+def close_pool(url: str) -> None:
+    """Close the process's pool to one server, if it has one (a database that is done with)."""
+    with _POOLS_LOCK:
+        found = _POOLS.pop(url, None)
+    if found is not None:
+        found.close()
 
 
 @atexit.register
@@ -144,16 +170,18 @@ class Reader:
 
 def current(connection: psycopg.Connection) -> dict[str, Any] | None:
     """The published generation's row, or None before the first publish (or before the schema exists)."""
+    keys = ("id", "model", "dimension", "count", "index_type", "created", "avg_length", "avg_head_length",
+            "with_text", "passages")
+    sql = (f"SELECT {', '.join('g.' + key for key in keys)} FROM archive_qa_current c "
+           "JOIN archive_qa_generations g ON g.id = c.generation")
     try:
-        row = connection.execute(
-            "SELECT g.id, g.model, g.dimension, g.count, g.index_type, g.created, g.avg_length, g.avg_head_length, "
-            "g.with_text FROM archive_qa_current c JOIN archive_qa_generations g ON g.id = c.generation").fetchone()
+        row = connection.execute(sql).fetchone()
     except psycopg.errors.UndefinedTable:
         return None
+    except psycopg.errors.UndefinedColumn:  # written before passages were kept: a generation without any
+        row = connection.execute(sql.replace("g.passages", "0")).fetchone()
     if row is None:
         return None
-    keys = ("id", "model", "dimension", "count", "index_type", "created", "avg_length", "avg_head_length",
-            "with_text")
     return dict(zip(keys, row))
 
 
@@ -222,8 +250,9 @@ class PostgresStore:
         return self.reader.run(lambda connection: connection.execute(sql, params).fetchall())
 
     def documents(self, ids: Iterable[str]) -> dict[str, Document]:
-        """id => Document for the ids that exist."""
-        rows = self._rows(f"SELECT {COLUMNS} FROM {self.t}_documents WHERE id = ANY(%s)", (list(ids),))
+        """id => Document for the ids that exist (none holds a NUL, which PostgreSQL text cannot)."""
+        wanted = [i for i in ids if "\x00" not in i]
+        rows = self._rows(f"SELECT {COLUMNS} FROM {self.t}_documents WHERE id = ANY(%s)", (wanted,))
         return {record[1]: _document(record) for record in rows}
 
     def document(self, doc_id: str) -> Document | None:
@@ -410,21 +439,55 @@ class PostgresStore:
             out[i] = found[row]
         return out
 
+    @property
+    def passage_count(self) -> int:
+        """Number of passages (0 for a generation written without them, or before they were kept)."""
+        return int(self.info.get("passages") or 0)
+
     def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
-        """None yet: this backend keeps no passages."""
-        return {}
+        """doc row => [(passage row, start, end)] in text order; documents without text are absent."""
+        rows = sorted({int(row) for row in doc_rows})
+        found: dict[int, list[tuple[int, int, int]]] = {}
+        if not rows or not self.passage_count:
+            return found
+        for doc_row, row, start, end in self._rows(
+                f'SELECT doc_row, row, start, "end" FROM {self.t}_passages WHERE doc_row = ANY(%s) '
+                "ORDER BY doc_row, row", (rows,)):
+            found.setdefault(doc_row, []).append((row, start, end))
+        return found
 
     def passage_keys(self) -> dict[str, int]:
-        """None yet: this backend keeps no passages."""
-        return {}
+        """passage key => passage row (the last of a repeated text, as in the embedded store)."""
+        if not self.passage_count:
+            return {}
+        return {key: row for row, key in self._rows(f"SELECT row, key FROM {self.t}_passages ORDER BY row")}
 
     def passages(self, doc: Document) -> list[dict[str, Any]]:
-        """None yet: this backend keeps no passages."""
-        return []
+        """A document's passages as spans {field: "text", start, end, text}."""
+        if not self.passage_count:
+            return []
+        spans = self._rows(f'SELECT p.field, p.start, p."end" FROM {self.t}_passages p JOIN {self.t}_documents d '
+                           "ON d.row = p.doc_row WHERE d.id = %s ORDER BY p.row", (doc.id,))
+        return [{"field": field, "start": start, "end": end, "text": (getattr(doc, field) or "")[start:end]}
+                for field, start, end in spans]
 
     def passage_vectors(self, rows: Iterable[int] | None = None) -> np.ndarray:
-        """None yet: this backend keeps no passages."""
-        return np.zeros((0, int(self.info["dimension"])), dtype=np.float16)
+        """Passage vectors (float16, unit length) of the given passage rows in that order, or all in row order."""
+        dimension = int(self.info["dimension"])
+        if rows is not None:
+            wanted = [int(r) for r in rows]
+            if not wanted:
+                return np.zeros((0, dimension), dtype=np.float16)
+            found = dict(self._rows(f"SELECT row, embedding::real[] FROM {self.t}_passages WHERE row = ANY(%s)",
+                                    (sorted(set(wanted)),))) if self.passage_count else {}
+            missing = [r for r in wanted if r not in found]
+            if missing:
+                raise IndexError(f"no passage rows {missing[:5]} in generation {self.generation_id}")
+            return np.array([found[r] for r in wanted], dtype=np.float32).astype(np.float16)
+        if not self.passage_count:
+            return np.zeros((0, dimension), dtype=np.float16)
+        found = self._rows(f"SELECT embedding::real[] FROM {self.t}_passages ORDER BY row")  # an ingest's reuse
+        return np.array([v for (v,) in found], dtype=np.float32).astype(np.float16).reshape(-1, dimension)
 
     def document_frequencies(self, words: Sequence[str]) -> dict[str, int]:
         """How many documents hold each word (as FTS5 would match it); words with no terms are left out."""
@@ -463,7 +526,8 @@ class PostgresStore:
         first, last = self.date_span()
         size = self._rows(f"SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
                           f"WHERE c.relname LIKE %s AND c.relkind = 'r'", (f"{self.t}\\_%",))[0][0]
-        return {"documents": self.count(), "model": self.model, "dimension": self.info["dimension"],
+        return {"documents": self.count(), "passages": self.passage_count, "model": self.model,
+                "dimension": self.info["dimension"],
                 "index_type": self.info["index_type"], "generation": self.generation_id,
                 "created": self.info["created"].isoformat(timespec="seconds"), "first_date": first, "last_date": last,
                 "bytes_on_disk": int(size)}
@@ -507,31 +571,40 @@ class PostgresWriter:
 
     def publish(self, documents: list[Document], vectors: np.ndarray, model: str, index_kind: str = "auto",
                 passages: dict[int, list[Any]] | None = None, passage_vectors: np.ndarray | None = None) -> str:
-        """Write documents and their row-aligned vectors as a new generation and publish it; returns its id.
+        """Write documents and their row-aligned vectors, and their passages with theirs, as a new generation
+        in one transaction, and publish it; returns its id.
 
-        Passages are not kept by this backend yet: evidence then comes from the records' own words.
+        passages: document row => its Passages; passage_vectors: one row per passage, in document row order,
+        then text order (the passage rows).
         """
         if len(documents) != len(vectors):
             raise ValueError(f"{len(documents)} documents but {len(vectors)} vectors")
+        passages = passages or {}
+        passage_total = sum(len(found) for found in passages.values())
+        if passage_total != (0 if passage_vectors is None else len(passage_vectors)):
+            raise ValueError(f"{passage_total} passages but "
+                             f"{0 if passage_vectors is None else len(passage_vectors)} vectors")
         kind = ("flat" if len(documents) < EXACT_LIMIT else "hnsw") if index_kind == "auto" else index_kind
         with self._connect() as connection:
             connection.execute(SCHEMA)
             self._remove_unfinished(connection)
             generation = connection.execute(
-                "INSERT INTO archive_qa_generations (model, dimension, count, index_type) VALUES (%s, %s, %s, %s) "
-                "RETURNING id", (model, int(vectors.shape[1]), len(documents), kind)).fetchone()[0]
+                "INSERT INTO archive_qa_generations (model, dimension, count, index_type, passages) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (model, int(vectors.shape[1]), len(documents), kind, passage_total)).fetchone()[0]
             t = _table(generation)
             try:
                 with connection.transaction():
                     connection.execute(TABLES.format(g=t, dimension=int(vectors.shape[1])))
                     lengths = self._copy(connection, t, documents, vectors)
+                    self._copy_passages(connection, t, documents, passages, passage_vectors)
                     connection.execute(INDEXES.format(g=t))
                     if kind == "hnsw":
                         connection.execute(f"CREATE INDEX ON {t}_documents USING hnsw (embedding vector_ip_ops)")
                     connection.execute(
                         "UPDATE archive_qa_generations SET avg_length = %s, avg_head_length = %s, with_text = %s "
                         "WHERE id = %s", (*lengths, generation))
-                for name in ("documents", "people", "places", "postings", "terms"):
+                for name in TABLE_NAMES:
                     connection.execute(f"ANALYZE {t}_{name}")
                 with connection.transaction():  # the publish: readers see the old generation or this one
                     connection.execute("UPDATE archive_qa_generations SET published = now() WHERE id = %s",
@@ -599,10 +672,26 @@ class PostgresWriter:
         count = max(len(documents), 1)
         return total / count, head_total / count, with_text
 
+    def _copy_passages(self, connection: psycopg.Connection, t: str, documents: list[Document],
+                       passages: dict[int, list[Any]], passage_vectors: np.ndarray | None) -> None:
+        """COPY the passages, numbered in document row order, then text order (the rows of passage_vectors)."""
+        if not passages or passage_vectors is None:
+            return
+        halves = np.asarray(passage_vectors).astype(np.float16)  # what the embedded store keeps, to the bit
+        row = 0
+        with connection.cursor().copy(f"COPY {t}_passages FROM STDIN") as copy:
+            for doc_row in sorted(passages):
+                text = documents[doc_row].text or ""
+                for passage in passages[doc_row]:
+                    words = text[passage.start:passage.end]
+                    copy.write_row((row, doc_row, "text", passage.start, passage.end, passage.key, words,
+                                    _tsvector([analyze(words)], ("D",)), _vector_text(halves[row])))
+                    row += 1
+
     def _drop(self, connection: psycopg.Connection, generation: int) -> None:
         """Remove a generation's tables and row."""
         t = _table(generation)
-        for name in ("documents", "people", "places", "postings", "terms"):
+        for name in TABLE_NAMES:
             connection.execute(f"DROP TABLE IF EXISTS {t}_{name}")
         connection.execute("DELETE FROM archive_qa_generations WHERE id = %s AND id NOT IN "
                            "(SELECT generation FROM archive_qa_current)", (generation,))
@@ -623,16 +712,88 @@ class PostgresWriter:
             self._drop(connection, generation)
 
 
+def check_server(url: str, replicas: Sequence[str] = ()) -> Any:
+    """`archive-qa check` for a server: the published generation's tables, counts, vectors and passages, and
+    which generation each replica serves. Returns a `check.CheckReport`."""
+    from .check import CheckReport
+
+    report = CheckReport()
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+            _check_generation(connection, report)
+    except psycopg.OperationalError as error:
+        report.problems.append(f"cannot reach {_safe(url)} ({error}); start it (`make postgres`) or check --store")
+        return report
+    for replica in replicas:
+        try:
+            with psycopg.connect(replica, autocommit=True, connect_timeout=10) as connection:
+                info = current(connection)
+        except psycopg.OperationalError as error:
+            report.notes.append(f"replica {_safe(replica)} does not answer ({error}); reads go to the next server")
+            continue
+        if info is None or str(info["id"]) != report.generation:
+            report.notes.append(f"replica {_safe(replica)} serves generation {info and info['id']}, the primary "
+                                f"{report.generation}: it has not replayed the last publish yet")
+    return report
+
+
+def _check_generation(connection: psycopg.Connection, report: Any) -> None:
+    """The published generation: every table there, rows numbered 0..n-1, unit vectors of the right dimension,
+    every passage a slice of its document's text."""
+    info = current(connection)
+    if info is None:
+        report.problems.append("no collection is published; build one with `archive-qa ingest FILE... --store URL`")
+        return
+    unfinished = [g for (g,) in connection.execute("SELECT id FROM archive_qa_generations WHERE published IS NULL")]
+    if unfinished:
+        report.notes.append(f"unfinished generation(s) {', '.join(map(str, unfinished))} from an interrupted ingest; "
+                            "the next ingest removes them")
+    report.generation, report.documents = str(info["id"]), int(info["count"])
+    t, dimension = _table(info["id"]), int(info["dimension"])
+    missing = [f"{t}_{name}" for name in TABLE_NAMES
+               if connection.execute("SELECT to_regclass(%s)", (f"{t}_{name}",)).fetchone()[0] is None
+               and not (name == "passages" and not info["passages"])]
+    if missing:
+        report.problems.append(f"generation {info['id']} lacks its table(s) {', '.join(missing)}")
+        return
+    count, last, wrong_size, not_unit = connection.execute(
+        f"SELECT count(*), coalesce(max(row), -1), count(*) FILTER (WHERE vector_dims(embedding) <> %s), "
+        f"count(*) FILTER (WHERE abs(vector_norm(embedding) - 1) > 1e-3) FROM {t}_documents", (dimension,)).fetchone()
+    if (count, last) != (info["count"], info["count"] - 1):
+        report.problems.append(f"{t}_documents holds {count} documents numbered to {last}, the generation says "
+                               f"{info['count']}")
+    if wrong_size or not_unit:
+        report.problems.append(f"{t}_documents: {wrong_size} vector(s) not of dimension {dimension}, {not_unit} not "
+                               "of unit length")
+    if not info["passages"]:
+        return
+    count, last, wrong_size, not_unit, outside = connection.execute(
+        f"SELECT count(*), coalesce(max(p.row), -1), count(*) FILTER (WHERE vector_dims(p.embedding) <> %s), "
+        f"count(*) FILTER (WHERE abs(l2_norm(p.embedding) - 1) > 1e-2), "
+        f"count(*) FILTER (WHERE d.row IS NULL OR p.start < 0 OR p.\"end\" <= p.start "
+        f"OR p.\"end\" > length(d.text) OR substr(d.text, p.start + 1, p.\"end\" - p.start) <> p.text) "
+        f"FROM {t}_passages p LEFT JOIN {t}_documents d ON d.row = p.doc_row", (dimension,)).fetchone()
+    if (count, last) != (info["passages"], info["passages"] - 1):
+        report.problems.append(f"{t}_passages holds {count} passages numbered to {last}, the generation says "
+                               f"{info['passages']}")
+    if wrong_size or not_unit:
+        report.problems.append(f"{t}_passages: {wrong_size} vector(s) not of dimension {dimension}, {not_unit} not "
+                               "of unit length")
+    if outside:
+        report.problems.append(f"{t}_passages: {outside} passage(s) are not the slice of their document's text "
+                               "they name")
+
+
 def _lexeme(term: str) -> str:
     """A term quoted as a tsquery lexeme."""
     return "'" + term.replace("'", "''").replace("\\", "\\\\") + "'"
 
 
-def _tsvector(fields: list[list[str]]) -> str:
+def _tsvector(fields: list[list[str]], labels: Sequence[str] = ("A", "B", "D", "C")) -> str:
     """A tsvector literal of the terms with positions, weighted by field: title A, summary B, people C, text D."""
     positions: dict[str, list[str]] = {}
     position = 0
-    for terms, label in zip(fields, ("A", "B", "D", "C")):
+    for terms, label in zip(fields, labels):
         for term in terms:
             position += 1
             if position < 16384:  # tsvector positions stop at 16383
