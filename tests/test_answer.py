@@ -13,7 +13,7 @@ import pytest
 
 from archive_qa import support, urls
 from archive_qa.answer import NO_ANSWER, markers, split_sentences
-from archive_qa.archive import Archive, open_index
+from archive_qa.archive import Archive
 from archive_qa.citations import bibtex, chicago
 from archive_qa.conversation import read
 from archive_qa.records import read_collection
@@ -22,16 +22,17 @@ from conftest import DATA, EVAL
 SEED_QUESTION = "what did Stalin say about neutral countries?"
 
 
+# Both archives are on both stores (`store_kind`, conftest): every test taking them runs on each.
 @pytest.fixture(scope="module")
-def seed_archive(seed_index: Path) -> Archive:
-    """The seed index, opened once."""
-    return open_index(seed_index)
+def seed_archive(on_store, seed_index: Path) -> Archive:
+    """The seed collection on this param's store, opened once."""
+    return on_store(seed_index).archive()
 
 
 @pytest.fixture(scope="module")
-def bundled_archive(bundled_index: Path) -> Archive:
-    """The bundled index (seed + FRUS 1951 Korea and China), opened once."""
-    return open_index(bundled_index)
+def bundled_archive(bundled_on) -> Archive:
+    """The bundled collection (seed + FRUS 1951 Korea and China) on this param's store, opened once."""
+    return bundled_on.archive()
 
 
 def assert_resolves(response: dict[str, Any], archive: Archive | None = None) -> None:

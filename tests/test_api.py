@@ -1,4 +1,4 @@
-"""The JSON API over a real server on loopback."""
+"""The JSON API over a real server on loopback, on both stores (`store_kind`, conftest)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ SEED_QUESTION = "what did Stalin say about neutral countries?"
 
 
 @pytest.fixture(scope="module")
-def client(bundled_server):
-    with httpx.Client(base_url=bundled_server.url, timeout=30) as http:
+def client(bundled_service):
+    """The bundled collection's service on the embedded store, then on PostgreSQL."""
+    with httpx.Client(base_url=bundled_service.url, timeout=30) as http:
         yield http
 
 
@@ -87,14 +88,12 @@ def test_health_stats_and_openapi(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_ids_with_slashes_are_reachable(seed_copy, tmp_path) -> None:
-    from archive_qa.api.app import create_app
-    from archive_qa.indexing import ingest
-    from conftest import MODEL, LiveServer, write_jsonl
+def test_ids_with_slashes_are_reachable(seed_on, tmp_path) -> None:
+    from conftest import LiveServer, write_jsonl
 
     path = write_jsonl(tmp_path / "slash.jsonl", [{"id": "box 3/folder 7", "summary": "A memorandum on Kaesong."}])
-    ingest(seed_copy, [path], MODEL, progress=False)
-    with LiveServer(create_app(seed_copy)) as server:
+    seed_on.ingest([path])
+    with LiveServer(seed_on.app()) as server:
         document = httpx.get(f"{server.url}/api/documents/box%203%2Ffolder%207", timeout=30)
         assert document.status_code == 200 and document.json()["id"] == "box 3/folder 7"
         page = httpx.get(f"{server.url}/documents/box%203%2Ffolder%207", timeout=30)

@@ -17,8 +17,9 @@ QUESTIONS = ("Dalai Lama asylum", "what did Stalin say about neutral countries?"
 
 
 @pytest.fixture(scope="module")
-def bundled(bundled_index: Path) -> Archive:
-    return open_index(bundled_index)
+def bundled(bundled_on) -> Archive:
+    """The bundled collection on this param's store (`store_kind`, conftest): evidence is read from its passages."""
+    return bundled_on.archive()
 
 
 def test_sentences_end_at_stops_not_at_abbreviations_or_initials() -> None:

@@ -1,4 +1,9 @@
-"""Faults: kill -9, ctrl-C, a full disk and damaged files never cost the published index."""
+"""Faults: kill -9, ctrl-C, a full disk and damaged files never cost the published index.
+
+The signal-while-embedding test runs on both stores (`store_kind`, conftest); a kill -9 while PostgreSQL
+writes is in tests/test_postgres_store.py. The rest are about files on disk (a big synthetic generation being
+written, file size limits, damaged SQLite, FAISS and manifest files), embedded only.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from archive_qa.store import IndexCorruptError, Store
 from archive_qa.store.check import check_index
 from archive_qa.store.layout import current_generation
 from archive_qa.store.store import write_generation
-from conftest import MODEL, ROOT, write_jsonl
+from conftest import MODEL, ROOT, Collection, write_jsonl
 
 BIG = 20_000  # documents in the synthetic index: large enough that writing a generation takes a while
 
@@ -130,18 +135,23 @@ def test_signal_while_writing_leaves_the_old_index_serving(big_copy: Path, tmp_p
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
-def test_signal_while_embedding_leaves_the_index_byte_for_byte(seed_copy: Path, tmp_path: Path,
+def test_signal_while_embedding_leaves_the_index_byte_for_byte(seed_on: Collection, tmp_path: Path,
                                                                sig: signal.Signals) -> None:
-    before = published(seed_copy)
-    process = cli("ingest", str(new_records(tmp_path, 3000, "many")), "--index", str(seed_copy))
+    def state() -> object:  # every published file, or every generation of the server
+        return published(seed_on.index) if seed_on.url is None else seed_on.generations()
+
+    before = state()
+    process = cli("ingest", str(new_records(tmp_path, 3000, "many")), *seed_on.args())
     lines = stderr_lines(process)
     wait_for(lambda: any("embedding 3000 document(s)" in line for line in lines), process)
     time.sleep(0.5)
     process.send_signal(sig)
     process.wait(timeout=60)
     assert process.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
-    assert published(seed_copy) == before and unfinished(seed_copy) == []
-    assert open_index(seed_copy).search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
+    assert state() == before
+    if seed_on.url is None:
+        assert unfinished(seed_on.index) == []
+    assert seed_on.archive().search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
 
 
 @pytest.mark.parametrize("limit,stage", [(8 * 1024, "disk I/O error"), (250 * 1024, "requested and")],

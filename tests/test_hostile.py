@@ -1,4 +1,9 @@
-"""Hostile input over real HTTP: fuzzing from the OpenAPI schema, oversized bodies, path traversal, CORS, escaping."""
+"""Hostile input over real HTTP: fuzzing from the OpenAPI schema, oversized bodies, path traversal, CORS, escaping.
+
+The tests taking `server` or `client` run on both stores (`store_kind`, conftest): the same hostile collection
+served from its index directory, then from its copy in PostgreSQL. The CORS configuration test is about the
+app, not the store, and stays on the index directory.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +40,9 @@ def hostile_index(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
-def server(hostile_index: Path) -> Iterator[LiveServer]:
-    """The service over the hostile index, CORS closed (the default)."""
-    with LiveServer(create_app(hostile_index)) as live:
+def server(on_store, hostile_index: Path) -> Iterator[LiveServer]:
+    """The service over the hostile collection on this param's store, CORS closed (the default)."""
+    with LiveServer(on_store(hostile_index).app()) as live:
         yield live
 
 

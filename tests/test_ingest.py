@@ -1,4 +1,8 @@
-"""Ingest, re-ingest, remove, reindex and the index's persistence."""
+"""Ingest, re-ingest, remove, reindex and the index's persistence.
+
+Tests taking `seed_on` run on both stores (`store_kind`, conftest); the others are about index directories
+and the CLI over them (files on disk, manifests), embedded only.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ import pytest
 
 from archive_qa import open_index
 from archive_qa.embedding import ModelNotFoundError, resolve_model
-from archive_qa.indexing import IngestRefused, ingest, reindex, remove
+from archive_qa.indexing import IngestRefused, ingest
 from archive_qa.records import CollectionError
 from archive_qa.store import IndexMismatchError, IndexMissingError, Store
-from conftest import DATA, MODEL, ROOT, write_jsonl
+from conftest import DATA, MODEL, ROOT, Collection, write_jsonl
 
 
 def snapshot(index: Path) -> dict[str, str]:
@@ -25,46 +29,51 @@ def snapshot(index: Path) -> dict[str, str]:
             for p in sorted(index.rglob("*")) if p.is_file() and p.name != ".lock"}
 
 
+def state(collection: Collection) -> object:
+    """What a write that publishes nothing must leave as it was: every file, or every generation of a server."""
+    return snapshot(collection.index) if collection.url is None else collection.generations()
+
+
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """The real CLI in a fresh process."""
     return subprocess.run([sys.executable, "-m", "archive_qa.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
 
 
-def test_reingest_replaces_and_adds_without_reembedding(seed_copy: Path, tmp_path: Path) -> None:
+def test_reingest_replaces_and_adds_without_reembedding(seed_on: Collection, tmp_path: Path) -> None:
     changed = write_jsonl(tmp_path / "more.jsonl", [
         {"id": "seed-03", "date": "1951-08-28", "summary": "Stalin refuses to invite neutral countries.",
          "title": "Filippov [Stalin] to Mao Zedong"},
         {"id": "new-1", "date": "1953", "summary": "Negotiations on prisoners of war resume at Panmunjom."},
     ])
-    report = ingest(seed_copy, [changed], MODEL, progress=False)
+    report = seed_on.ingest([changed])
     assert (report.added, report.replaced, report.embedded, report.total) == (1, 1, 2, 11)
-    store = Store.open(seed_copy)
+    store = seed_on.store()
     assert store.document("seed-03").title == "Filippov [Stalin] to Mao Zedong"
     assert store.document("new-1").date.precision == "year"
-    again = ingest(seed_copy, [changed], MODEL, progress=False)
+    again = seed_on.ingest([changed])
     assert again.embedded == 0 and again.replaced == 2 and again.total == 11
 
 
-def test_remove_and_unknown_ids(seed_copy: Path) -> None:
-    report = remove(seed_copy, ["seed-01", "nope"])
+def test_remove_and_unknown_ids(seed_on: Collection) -> None:
+    report = seed_on.remove(["seed-01", "nope"])
     assert report.removed == 1 and report.total == 9
     assert [str(e) for e in report.errors] == ["remove: no document with id 'nope'"]
-    archive = open_index(seed_copy)
+    archive = seed_on.archive()
     assert archive.document("seed-01") is None and archive.stats()["documents"] == 9
     ids = [r["id"] for r in archive.search("Mao ceasefire position", k=9)["results"]]
     assert "seed-01" not in ids and len(ids) == 9
 
 
-def test_bad_records_are_skipped_and_counted_and_strict_refuses(seed_copy: Path, tmp_path: Path) -> None:
+def test_bad_records_are_skipped_and_counted_and_strict_refuses(seed_on: Collection, tmp_path: Path) -> None:
     path = tmp_path / "mixed.jsonl"
     path.write_text('{"id": "good", "summary": "A fine record about Panmunjom."}\n{"id": "bad"}\n', encoding="utf-8")
-    before = snapshot(seed_copy)
+    before = state(seed_on)
     with pytest.raises(IngestRefused) as refused:
-        ingest(seed_copy, [path], MODEL, strict=True, progress=False)
+        seed_on.ingest([path], strict=True)
     assert [e.location for e in refused.value.errors] == [f"{path}:2"]
-    assert snapshot(seed_copy) == before
-    report = ingest(seed_copy, [path], MODEL, progress=False)
+    assert state(seed_on) == before
+    report = seed_on.ingest([path])
     assert report.added == 1 and len(report.errors) == 1
 
 
@@ -124,10 +133,10 @@ def test_index_from_another_model_or_format_is_refused(seed_copy: Path) -> None:
         Store.open(seed_copy)
 
 
-def test_reindex_reembeds_stored_documents(seed_copy: Path) -> None:
-    report = reindex(seed_copy, MODEL, progress=False)
+def test_reindex_reembeds_stored_documents(seed_on: Collection) -> None:
+    report = seed_on.reindex()
     assert report.embedded == 10
-    assert open_index(seed_copy).search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
+    assert seed_on.archive().search("neutral countries", k=1)["results"][0]["id"] == "seed-03"
 
 
 def test_missing_model_names_what_to_install() -> None:
@@ -142,10 +151,10 @@ def test_bundled_collections_ingest_cleanly() -> None:
     assert errors == [] and len(docs) == 343
 
 
-def test_sync_makes_the_index_hold_exactly_the_batch(seed_copy: Path, tmp_path: Path) -> None:
+def test_sync_makes_the_index_hold_exactly_the_batch(seed_on: Collection, tmp_path: Path) -> None:
     lines = (DATA / "seed_mao_stalin.jsonl").read_text(encoding="utf-8").splitlines()[:4]
     subset = tmp_path / "subset.jsonl"
     subset.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    report = ingest(seed_copy, [subset], MODEL, sync=True, progress=False)
+    report = seed_on.ingest([subset], sync=True)
     assert (report.removed, report.embedded, report.total) == (6, 0, 4)
-    assert Store.open(seed_copy).document("seed-05") is None
+    assert seed_on.store().document("seed-05") is None

@@ -1,4 +1,8 @@
-"""Live updates: a real server keeps answering, from whole generations only, while ingests publish new ones."""
+"""Live updates: a real server keeps answering, from whole generations only, while ingests publish new ones.
+
+The tests taking `seed_on` run on both stores (`store_kind`, conftest). The others are about generation
+directories and CURRENT on disk (a damaged generation, the grace period, workers reading CURRENT), embedded only.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,9 @@ from pathlib import Path
 import httpx
 
 from archive_qa.api.app import create_app
-from archive_qa.indexing import ingest, remove
-from archive_qa.store import Store
+from archive_qa.indexing import ingest
 from archive_qa.store.layout import CURRENT, GENERATIONS, current_generation
-from conftest import MODEL, ROOT, LiveServer, write_jsonl
+from conftest import MODEL, ROOT, Collection, LiveServer, write_jsonl
 
 QUESTIONS = ["what did Stalin say about neutral countries?", "armistice talks at Kaesong", "Formosa",
              "prisoners of war exchange"]
@@ -84,28 +87,32 @@ def batch(tmp_path: Path, tag: str, count: int = 5) -> Path:
         for i in range(count)])
 
 
-def test_searches_never_fail_while_ingests_publish(seed_copy: Path, tmp_path: Path, embedder) -> None:
+def test_searches_never_fail_while_ingests_publish(seed_on: Collection, tmp_path: Path, embedder) -> None:
     totals = [10]
-    with LiveServer(create_app(seed_copy)) as server, Traffic(server.url) as traffic:
+    published = {seed_on.generation()}  # every generation published while the clients ran
+    with LiveServer(seed_on.app()) as server, Traffic(server.url) as traffic:
         time.sleep(0.5)
         for number in range(3):  # in-process ingests, fast: the model is already loaded
-            totals.append(ingest(seed_copy, [batch(tmp_path, f"live{number}")], MODEL, progress=False).total)
-            traffic.wait_for(current_generation(seed_copy).name)
-        totals.append(remove(seed_copy, sorted(REMOVED)).total)
-        traffic.wait_for(current_generation(seed_copy).name)
+            totals.append(seed_on.ingest([batch(tmp_path, f"live{number}")]).total)
+            published.add(seed_on.generation())
+            traffic.wait_for(seed_on.generation())
+        totals.append(seed_on.remove(sorted(REMOVED)).total)
+        published.add(seed_on.generation())
+        traffic.wait_for(seed_on.generation())
         result = subprocess.run(  # and an ingest from another process, as a user would run it
-            [sys.executable, "-m", "archive_qa.cli", "ingest", str(batch(tmp_path, "other")), "--index",
-             str(seed_copy)], cwd=ROOT, capture_output=True, text=True, timeout=300,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+            [sys.executable, "-m", "archive_qa.cli", "ingest", str(batch(tmp_path, "other")), *seed_on.args()],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
         assert result.returncode == 0, result.stderr
         totals.append(totals[-1] + 5)
-        traffic.wait_for(current_generation(seed_copy).name)
+        published.add(seed_on.generation())
+        traffic.wait_for(seed_on.generation())
         time.sleep(0.3)
     assert traffic.failures == []
     assert traffic.requests > 50
-    published = {p.name for p in (seed_copy / GENERATIONS).iterdir() if not p.name.startswith(".")}
+    if seed_on.url is None:
+        assert published == {p.name for p in (seed_on.index / GENERATIONS).iterdir() if not p.name.startswith(".")}
     generations_seen = [generation for _, generation, _ in traffic.seen]
-    assert set(generations_seen) <= published  # never a .tmp- generation
+    assert set(generations_seen) <= published  # never an unfinished generation
     assert len(set(generations_seen)) == 6  # the first and every one published after it
     first_seen: dict[str, int] = {}  # generation => documents, in the order the clients first met them
     for _, generation, documents in sorted(traffic.seen):
@@ -133,13 +140,13 @@ def test_a_damaged_new_generation_does_not_take_the_server_down(seed_copy: Path,
         assert stats["documents"] == 15 and stats["generation"] == current_generation(seed_copy).name
 
 
-def test_concurrent_ingests_take_turns_and_both_land(seed_copy: Path, tmp_path: Path, embedder) -> None:
+def test_concurrent_ingests_take_turns_and_both_land(seed_on: Collection, tmp_path: Path, embedder) -> None:
     """The writer lock serialises ingests; the second merges with what the first published."""
     errors: list[BaseException] = []
 
     def run(tag: str) -> None:
         try:
-            ingest(seed_copy, [batch(tmp_path, tag)], MODEL, progress=False)
+            seed_on.ingest([batch(tmp_path, tag)])
         except BaseException as error:  # reported below
             errors.append(error)
 
@@ -149,7 +156,7 @@ def test_concurrent_ingests_take_turns_and_both_land(seed_copy: Path, tmp_path: 
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    store = Store.open(seed_copy)
+    store = seed_on.store()
     assert store.count() == 20
     assert set(store.documents([f"{tag}-{i}" for tag in ("left", "right") for i in range(5)])) == {
         f"{tag}-{i}" for tag in ("left", "right") for i in range(5)}

@@ -17,16 +17,17 @@ from conftest import DATA, MODEL, write_jsonl
 SEED = DATA / "seed_mao_stalin.jsonl"
 
 
+# `seed` and `bundled` are on both stores (`store_kind`, conftest): the tests taking them run on each.
 @pytest.fixture(scope="module")
-def seed(seed_index: Path):
-    """The seed index, opened."""
-    return open_index(seed_index)
+def seed(on_store, seed_index: Path):
+    """The seed collection, opened on this param's store."""
+    return on_store(seed_index).archive()
 
 
 @pytest.fixture(scope="module")
-def bundled(bundled_index: Path):
-    """Seed + FRUS 1951 Korea and China, opened."""
-    return open_index(bundled_index)
+def bundled(bundled_on):
+    """Seed + FRUS 1951 Korea and China, opened on this param's store."""
+    return bundled_on.archive()
 
 
 def test_the_seed_question_ranks_the_28_august_1951_telegram_first(seed) -> None:
