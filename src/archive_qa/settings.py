@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Sentence-transformers model: a local directory or an installed model package."),
     Setting("device", "auto", "ARCHIVE_QA_DEVICE", "Where to embed: auto, cpu, cuda or mps."),
     Setting("passages", True, "ARCHIVE_QA_PASSAGES",
-            "Cut full texts into passages of 60-150 words at ingest, embed them and search them; 0 is off."),
+            "Cut full texts into passages of 60-150 words at ingest and embed them, for the evidence quoted from ranked documents; 0 is off."),
     Setting("batch_size", 64, "ARCHIVE_QA_BATCH_SIZE", "Documents embedded per batch on ingest."),
     Setting("traced_questions", True, "ARCHIVE_QA_TRACED_QUESTIONS",
             "On a CPU, encode new questions through a cheaper encoder checked against the library (int8, else a frozen graph); 0 is off."),

@@ -46,7 +46,6 @@ CREATE TABLE passages (
     key TEXT NOT NULL
 );
 CREATE INDEX passages_doc ON passages(doc_row, row);
-CREATE VIRTUAL TABLE passages_fts USING fts5(text, content='', tokenize='porter unicode61 remove_diacritics 2');
 """
 COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, "
            "extra, embed_key, regions, places_from, regions_from")
@@ -101,13 +100,10 @@ def create(path: Path, documents: Iterable[Document],
                 for passage in passages.get(row, ()):
                     connection.execute("INSERT INTO passages VALUES (?,?,?,?,?)",
                                        (passage_row, row, passage.start, passage.end, passage.key))
-                    connection.execute("INSERT INTO passages_fts(rowid, text) VALUES (?,?)",
-                                       (passage_row, (doc.text or "")[passage.start:passage.end]))
                     passage_row += 1
                 count += 1
         connection.execute("INSERT INTO fts(fts) VALUES ('optimize')")
         connection.execute("INSERT INTO fts_head(fts_head) VALUES ('optimize')")
-        connection.execute("INSERT INTO passages_fts(passages_fts) VALUES ('optimize')")
         connection.commit()
         return count
     finally:
@@ -232,29 +228,6 @@ class Database:
         if not self.has_passages:
             return {}
         return {key: row for row, key in self.connection.execute("SELECT row, key FROM passages")}
-
-    def passage_scores(self, match: str, rows: Iterable[int]) -> dict[int, float]:
-        """BM25 (higher is better) of those passage rows that match an FTS5 expression."""
-        rows = [int(row) for row in rows]
-        if not rows or not self.has_passages:
-            return {}
-        try:
-            return dict(self.connection.execute(
-                f"SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH ? "
-                f"AND rowid IN ({','.join(map(str, rows))})", (match,)))
-        except sqlite3.OperationalError:
-            return {}
-
-    def passage_search(self, match: str, k: int) -> list[tuple[int, float]]:
-        """The k best passages for an FTS5 expression: (passage row, BM25), higher is better."""
-        if not self.has_passages:
-            return []
-        try:
-            return list(self.connection.execute(
-                "SELECT rowid, -bm25(passages_fts) AS score FROM passages_fts WHERE passages_fts MATCH ? "
-                "ORDER BY score DESC LIMIT ?", (match, k)))
-        except sqlite3.OperationalError:
-            return []
 
     @property
     def has_head_index(self) -> bool:

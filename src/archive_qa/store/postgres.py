@@ -8,7 +8,7 @@ term positions; how many documents hold a phrase, from a tsvector with a GIN ind
 
 Passages (passages.py) live in the generation's `_passages` table, numbered as the embedded store numbers
 them (document row order, then text order): offsets into the document's text, the key their vector is
-reused by, their text with a tsvector (GIN) and their vector as `halfvec`, the float16 the embedded store
+reused by, their text and their vector as `halfvec`, the float16 the embedded store
 keeps in passages.npy, so both stores hand out the same numbers.
 """
 
@@ -78,7 +78,7 @@ CREATE TABLE {g}_postings (term text NOT NULL, row int NOT NULL, title int NOT N
 CREATE TABLE {g}_terms (term text PRIMARY KEY, df int NOT NULL, df_head int NOT NULL);
 CREATE TABLE {g}_passages (
     row int PRIMARY KEY, doc_row int NOT NULL, field text NOT NULL, start int NOT NULL, "end" int NOT NULL,
-    key text NOT NULL, text text NOT NULL, tsv tsvector NOT NULL, embedding halfvec({dimension}) NOT NULL
+    key text NOT NULL, text text NOT NULL, embedding halfvec({dimension}) NOT NULL
 );
 """
 INDEXES = """
@@ -88,7 +88,6 @@ CREATE INDEX ON {g}_people (key, row);
 CREATE INDEX ON {g}_places (kind, key, row);
 CREATE INDEX ON {g}_postings (term, row) INCLUDE (title, summary, text, people);
 CREATE INDEX ON {g}_passages (doc_row, row);
-CREATE INDEX ON {g}_passages USING gin (tsv);
 """
 TABLE_NAMES = ("documents", "people", "places", "postings", "terms", "passages")
 COLUMNS = ("row, id, date, date_raw, date_inferred, title, summary, text, people, places, source, url, extra, "
@@ -685,7 +684,7 @@ class PostgresWriter:
                 for passage in passages[doc_row]:
                     words = text[passage.start:passage.end]
                     copy.write_row((row, doc_row, "text", passage.start, passage.end, passage.key, words,
-                                    _tsvector([analyze(words)], ("D",)), _vector_text(halves[row])))
+                                    _vector_text(halves[row])))
                     row += 1
 
     def _drop(self, connection: psycopg.Connection, generation: int) -> None:
