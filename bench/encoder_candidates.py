@@ -189,7 +189,8 @@ def candidates(model: Any) -> dict[str, Callable[[], Any]]:
         "onnx-fp32": lambda: o(int8=False),
         "onnx-int8-all": lambda: o(exclude=()),  # every MatMul, the attention's score products too
         "onnx-int8": lambda: o(exclude=query_encoder.SCORES),  # the weights' MatMuls; score products in fp32
-        "onnx-int8-layer0-ffn-fp32": lambda: o(exclude=query_encoder.FP32_NODES),  # the default now
+        "onnx-int8-layer0-ffn-fp32": lambda: o(exclude=query_encoder.FP32_NODES),  # the default, built here
+        "default": lambda: query_encoder.build(model),  # the same, as a server gets it: the cached file
         "onnx-int8-attention": lambda: o(exclude=query_encoder.SCORES + ONNX_FFN),
     }
 
