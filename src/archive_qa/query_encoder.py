@@ -7,7 +7,7 @@ of the second part (17 -> 13.5 ms a new FRUS question at one thread). Dynamic in
 (per-channel weights, activations quantised per call) cut the first part; the first layer's feed-forward pair,
 the layers most sensitive to int8 here, stays fp32, so no dev condition loses more than 0.005 nDCG@10 with
 the documents' fp32 vectors (bench/encoder_candidates.py: encode p50 0.39-0.45x the fp32 graph's, at
-about 116 MiB more RSS, README "Question encoder").
+about 35 MiB more server RSS, README "Question encoder").
 Each encoder is kept only if it gives the library's vectors on probe sentences (int8: within MIN_COSINE;
 fp32 graph: within TOLERANCE); otherwise the next is tried, and last the library itself.
 
@@ -46,6 +46,7 @@ FP32_NODES = SCORES + ("layer.0/intermediate/", "layer.0/output/")  # MatMuls le
 INT8_FILE = "model.int8.onnx"
 PROBES_FILE = "probes.npy"  # the library's unit vectors of PROBES, made with the int8 file
 EXPORT_TIMEOUT = 600  # seconds the export child may take (about 15 s here)
+TEMPORARY = "archive-qa-onnx-"  # prefix of an export folder used once where the cache cannot be written
 
 
 class Encoder(Protocol):
@@ -126,19 +127,24 @@ def onnx_encoder(model: Any, int8: bool = True, exclude: Sequence[str] = FP32_NO
     """
     import onnxruntime
 
-    example = model.preprocess([PROBES[0]])["input_ids"]
-    with tempfile.TemporaryDirectory(prefix="archive-qa-onnx-") as folder:
+    with tempfile.TemporaryDirectory(prefix=TEMPORARY) as folder:
         path = Path(folder) / "model.onnx"
-        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(MeanPooled(model[0].auto_model).eval(), (example,), str(path),
-                              input_names=["input_ids"], output_names=["pooled"],
-                              dynamic_axes={"input_ids": {1: "tokens"}}, opset_version=17, dynamo=False)
+        _export(model, path)
         if int8:
             path = _quantised(path, exclude)
         encoder = open_onnx(path, model, threads)
     gc.collect()  # the export's and the quantiser's model copies, before malloc_trim can hand them back
     return encoder
+
+
+def _export(model: Any, path: Path) -> None:
+    """The model's transformer with mean pooling as an fp32 ONNX file, any number of tokens."""
+    example = model.preprocess([PROBES[0]])["input_ids"]
+    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(MeanPooled(model[0].auto_model).eval(), (example,), str(path),
+                          input_names=["input_ids"], output_names=["pooled"],
+                          dynamic_axes={"input_ids": {1: "tokens"}}, opset_version=17, dynamo=False)
 
 
 def open_onnx(path: Path, model: Any, threads: int | None = None) -> OnnxEncoder:
@@ -187,7 +193,7 @@ def cached_int8(model_dir: Path) -> Path:
         scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=root))
     except OSError as error:
         log.info("question encoder: cache not writable (%s); exporting to a temporary folder", error)
-        folder = scratch = Path(tempfile.mkdtemp(prefix="archive-qa-onnx-"))
+        folder = scratch = Path(tempfile.mkdtemp(prefix=TEMPORARY))
     log.info("question encoder: exporting int8 %s to %s (once per model and library versions)", model_dir.name,
              folder)
     done = subprocess.run([sys.executable, "-m", "archive_qa.query_encoder", str(model_dir), str(scratch)],
@@ -209,13 +215,8 @@ def export_int8(model_dir: Path, out: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
-    example = model.preprocess([PROBES[0]])["input_ids"]
     exported = out / "model.onnx"
-    with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(MeanPooled(model[0].auto_model).eval(), (example,), str(exported),
-                          input_names=["input_ids"], output_names=["pooled"],
-                          dynamic_axes={"input_ids": {1: "tokens"}}, opset_version=17, dynamo=False)
+    _export(model, exported)
     _quantised(exported, FP32_NODES).rename(out / INT8_FILE)
     exported.unlink()
     np.save(out / PROBES_FILE, model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True))
@@ -275,6 +276,8 @@ def _int8(model: Any) -> tuple[Encoder, float]:
         folder = cached_int8(source)
         encoder = open_onnx(folder / INT8_FILE, model)
         expected = np.load(folder / PROBES_FILE)
+    if folder.name.startswith(TEMPORARY):  # not a cache: the session has read the file
+        shutil.rmtree(folder, ignore_errors=True)
     return encoder, min(float(encoder.encode(text) @ want) for text, want in zip(PROBES, expected))
 
 

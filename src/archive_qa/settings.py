@@ -41,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("traced_questions", True, "ARCHIVE_QA_TRACED_QUESTIONS",
             "On a CPU, encode new questions through a cheaper encoder checked against the library (int8, else a frozen graph); 0 is off."),
     Setting("int8_questions", True, "ARCHIVE_QA_INT8_QUESTIONS",
-            "On a CPU, questions through int8 ONNX Runtime (0.39x the encode time, +116 MiB RSS); 0 keeps the fp32 graph."),
+            "On a CPU, questions through int8 ONNX Runtime (0.41x the encode time, +35 MiB server RSS); 0 keeps the fp32 graph."),
     Setting("cache_dir", "", "ARCHIVE_QA_CACHE_DIR",
             "Where the int8 question encoder is kept once exported; empty is $XDG_CACHE_HOME/archive_qa."),
     Setting("max_question_chars", 1000, "ARCHIVE_QA_MAX_QUESTION_CHARS", "Longest question accepted."),
