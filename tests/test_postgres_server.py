@@ -40,20 +40,20 @@ def test_pgvector_is_available(pg_cluster: pgserver.Cluster) -> None:
     assert tuple(int(part) for part in version.split(".")[:2]) >= (0, 8)
 
 
-def test_stop_leaves_no_server_and_start_again_keeps_the_data(tmp_path) -> None:
+def test_stop_leaves_no_server_and_start_again_keeps_the_data(tmp_path, monkeypatch) -> None:
     from conftest import free_port
 
-    cluster = pgserver.Cluster(tmp_path / "pg", free_port(), free_port())
-    try:
-        cluster = pgserver.start(cluster)
-    except pgserver.ServerError as error:
-        pytest.skip(f"local PostgreSQL could not start: {error}")
+    monkeypatch.chdir(tmp_path)  # a relative --root, as `make postgres` and `make postgres-stop` pass it
+    ports = [str(free_port()), str(free_port())]
+    if pgserver.main(["start", "--root", "pg", "--port", ports[0], "--replica-port", ports[1]]):
+        pytest.skip("local PostgreSQL could not start (its log is under pg/)")
+    cluster = pgserver.Cluster(tmp_path / "pg", int(ports[0]), int(ports[1]))
     try:
         with psycopg.connect(cluster.url, autocommit=True) as primary:
             primary.execute("CREATE TABLE kept (n int)")
             primary.execute("INSERT INTO kept VALUES (7)")
     finally:
-        pgserver.stop(cluster)
+        assert pgserver.main(["stop", "--root", "pg"]) == 0
     assert not pgserver.running(cluster.primary_dir) and not pgserver.running(cluster.replica_dir)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(cluster.url, connect_timeout=2)

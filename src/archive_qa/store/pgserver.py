@@ -218,6 +218,7 @@ def start(cluster: Cluster, replica: bool = True) -> Cluster:
 def stop(cluster: Cluster) -> None:
     """Stop the replica, then the primary; data stays for the next start."""
     user = server_user()
+    cluster = Cluster(cluster.root.resolve(), cluster.port, cluster.replica_port)  # pg_ctl runs elsewhere as root
     for data in (cluster.replica_dir, cluster.primary_dir):
         stop_server(data, user)
 
