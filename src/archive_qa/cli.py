@@ -148,15 +148,14 @@ def _check(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .store.check import check_index
-    from .store.factory import store_url
+    from .store.factory import replica_urls, store_url
     from .store.layout import rebuild_hint
 
     url = store_url()
     if url is not None:  # a server: its published generation's tables, and what each replica serves
         from .store.postgres import _safe, check_server
 
-        replicas = [r.strip() for r in os.environ.get("ARCHIVE_QA_READ_REPLICA", "").split(",") if r.strip()]
-        report = check_server(url, replicas)
+        report = check_server(url, replica_urls())
         where, what = _safe(url), "all tables verified"
         hint = (f"`archive-qa reindex --store {where}` re-embeds the stored documents, or run `archive-qa ingest "
                 f"FILE... --sync --store {where}` with the original collection files")

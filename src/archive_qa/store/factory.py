@@ -21,6 +21,12 @@ def store_url(url: str | None = None) -> str | None:
     return url
 
 
+def replica_urls(replicas: Sequence[str] = ()) -> list[str]:
+    """The replicas given, else ARCHIVE_QA_READ_REPLICA's comma-separated URLs (none when unset)."""
+    return list(replicas) or [r.strip() for r in os.environ.get("ARCHIVE_QA_READ_REPLICA", "").split(",")
+                              if r.strip()]
+
+
 def open_store(index_dir: str | Path | None = None, url: str | None = None, model: str | None = None,
                replicas: Sequence[str] = ()) -> StoreReader:
     """The current generation of the store named by `url` (or ARCHIVE_QA_STORE), else of `index_dir`.
@@ -32,9 +38,7 @@ def open_store(index_dir: str | Path | None = None, url: str | None = None, mode
     if url is not None:
         from .postgres import PostgresStore  # psycopg is needed only for a server
 
-        replicas = list(replicas) or [r.strip() for r in os.environ.get("ARCHIVE_QA_READ_REPLICA", "").split(",")
-                                      if r.strip()]
-        return PostgresStore.open(url, model, replicas)
+        return PostgresStore.open(url, model, replica_urls(replicas))
     if index_dir is None:
         raise IndexError_("no store given; pass --index DIR (embedded) or --store postgresql://…")
     from .store import Store

@@ -4,7 +4,7 @@ FTS5's bm25() adds one term per phrase: idf(phrase) * saturated weighted frequen
 factor depends on the other phrases of the query. So the score of "a" OR "b" OR "c" is, to the last bit, the
 sum of the scores of "a", "b" and "c" asked alone. Questions share their common words, and the common words
 are the costly ones (the longest posting lists): asked alone once and remembered, a question whose words
-have all been seen before ranks in ~0.4 ms instead of ~5 (FRUS full texts, bench/search_latency.py).
+have all been seen before ranks in ~0.4 ms instead of ~5 (FRUS full texts, bench/lexical_cache.py).
 """
 
 from __future__ import annotations

@@ -764,12 +764,8 @@ def _check_generation(connection: psycopg.Connection, report: Any) -> None:
     count, last, wrong_size, not_unit = connection.execute(
         f"SELECT count(*), coalesce(max(row), -1), count(*) FILTER (WHERE vector_dims(embedding) <> %s), "
         f"count(*) FILTER (WHERE abs(vector_norm(embedding) - 1) > 1e-3) FROM {t}_documents", (dimension,)).fetchone()
-    if (count, last) != (info["count"], info["count"] - 1):
-        report.problems.append(f"{t}_documents holds {count} documents numbered to {last}, the generation says "
-                               f"{info['count']}")
-    if wrong_size or not_unit:
-        report.problems.append(f"{t}_documents: {wrong_size} vector(s) not of dimension {dimension}, {not_unit} not "
-                               "of unit length")
+    _numbering_problems(report, f"{t}_documents", "documents", count, last, info["count"], wrong_size, not_unit,
+                        dimension)
     if not info["passages"]:
         return
     count, last, wrong_size, not_unit, outside = connection.execute(
@@ -778,15 +774,21 @@ def _check_generation(connection: psycopg.Connection, report: Any) -> None:
         f"count(*) FILTER (WHERE d.row IS NULL OR p.start < 0 OR p.\"end\" <= p.start "
         f"OR p.\"end\" > length(d.text) OR substr(d.text, p.start + 1, p.\"end\" - p.start) <> p.text) "
         f"FROM {t}_passages p LEFT JOIN {t}_documents d ON d.row = p.doc_row", (dimension,)).fetchone()
-    if (count, last) != (info["passages"], info["passages"] - 1):
-        report.problems.append(f"{t}_passages holds {count} passages numbered to {last}, the generation says "
-                               f"{info['passages']}")
-    if wrong_size or not_unit:
-        report.problems.append(f"{t}_passages: {wrong_size} vector(s) not of dimension {dimension}, {not_unit} not "
-                               "of unit length")
+    _numbering_problems(report, f"{t}_passages", "passages", count, last, info["passages"], wrong_size, not_unit,
+                        dimension)
     if outside:
         report.problems.append(f"{t}_passages: {outside} passage(s) are not the slice of their document's text "
                                "they name")
+
+
+def _numbering_problems(report: Any, table: str, what: str, count: int, last: int, expected: int,
+                        wrong_size: int, not_unit: int, dimension: int) -> None:
+    """Problems of one table whose rows must be numbered 0..expected-1 and hold unit vectors of `dimension`."""
+    if (count, last) != (expected, expected - 1):
+        report.problems.append(f"{table} holds {count} {what} numbered to {last}, the generation says {expected}")
+    if wrong_size or not_unit:
+        report.problems.append(f"{table}: {wrong_size} vector(s) not of dimension {dimension}, {not_unit} not "
+                               "of unit length")
 
 
 def _lexeme(term: str) -> str:
@@ -794,11 +796,11 @@ def _lexeme(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "\\\\") + "'"
 
 
-def _tsvector(fields: list[list[str]], labels: Sequence[str] = ("A", "B", "D", "C")) -> str:
+def _tsvector(fields: list[list[str]]) -> str:
     """A tsvector literal of the terms with positions, weighted by field: title A, summary B, people C, text D."""
     positions: dict[str, list[str]] = {}
     position = 0
-    for terms, label in zip(fields, labels):
+    for terms, label in zip(fields, ("A", "B", "D", "C")):
         for term in terms:
             position += 1
             if position < 16384:  # tsvector positions stop at 16383
