@@ -91,7 +91,7 @@ def test_searches_never_fail_while_ingests_publish(seed_on: Collection, tmp_path
     totals = [10]
     published = {seed_on.generation()}  # every generation published while the clients ran
     with LiveServer(seed_on.app()) as server, Traffic(server.url) as traffic:
-        time.sleep(0.5)
+        traffic.wait_for(seed_on.generation())  # the first generation served before the first publish
         for number in range(3):  # in-process ingests, fast: the model is already loaded
             totals.append(seed_on.ingest([batch(tmp_path, f"live{number}")]).total)
             published.add(seed_on.generation())

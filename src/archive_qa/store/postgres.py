@@ -127,6 +127,16 @@ def pool(url: str, size: int = POOL_SIZE) -> ConnectionPool:
         return found
 
 
+def discard_pool(url: str, failed: ConnectionPool) -> None:
+    """Forget a pool whose server failed, so the next read makes a fresh one; psycopg's pool, once its
+    connects fail, waits out a growing backoff before it tries again, even after the server is back."""
+    with _POOLS_LOCK:
+        if _POOLS.get(url) is not failed:  # another thread discarded it already
+            return
+        del _POOLS[url]
+    threading.Thread(target=failed.close, name="archive_qa pool close", daemon=True).start()  # may wait on a connect
+
+
 def close_pool(url: str) -> None:
     """Close the process's pool to one server, if it has one (a database that is done with)."""
     with _POOLS_LOCK:
@@ -152,23 +162,28 @@ class Reader:
         self._down_until: dict[str, float] = {}
 
     def run(self, work: Callable[[psycopg.Connection], T]) -> T:
-        """`work` on a connection to the first server that answers; a server that fails is skipped a while."""
+        """`work` on a connection to the first server that answers; a server that fails is skipped a while,
+        but is still tried, last, when every other one fails too (the primary gone while a replica recovers)."""
         last: Exception | None = None
         now = time.monotonic()
-        candidates = [u for u in self.urls if self._down_until.get(u, 0.0) <= now] or self.urls[-1:]
-        for url in candidates:
+        up = [u for u in self.urls if self._down_until.get(u, 0.0) <= now]
+        for url in up + [u for u in self.urls if u not in up]:
+            servers = pool(url)
             try:
                 try:
-                    with pool(url).connection() as connection:
+                    with servers.connection() as connection:
                         return work(connection)
-                except psycopg.OperationalError:  # a connection that broke since its check: once more, fresh
-                    with pool(url).connection() as connection:
+                except psycopg.OperationalError as error:  # a connection that broke since its check: once more
+                    if isinstance(error, PoolTimeout):
+                        raise
+                    with servers.connection() as connection:
                         return work(connection)
-            except (psycopg.OperationalError, PoolTimeout) as error:
+            except psycopg.OperationalError as error:  # PoolTimeout and PoolClosed are OperationalErrors too
                 last = error
                 if url != self.urls[-1]:
                     log.warning("replica %s failed (%s); reading from the next server", _safe(url), error)
                 self._down_until[url] = time.monotonic() + RETRY_REPLICA_S
+                discard_pool(url, servers)
         raise IndexError_(f"no PostgreSQL server answers ({last}); start them (`make postgres`) or check "
                           f"--store / --read-replica") from last
 
