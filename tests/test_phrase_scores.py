@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from archive_qa.ranking import lexical
@@ -49,9 +50,10 @@ def test_head_ranking_and_filters_match_too(bundled_index: Path) -> None:
 def test_the_cache_keeps_at_most_its_bound_of_pairs() -> None:
     asked = []
 
-    def ask(table: str, phrase: str, weights: tuple[float, ...]) -> list[tuple[int, float]]:
+    def ask(table: str, phrase: str, weights: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
         asked.append(phrase)
-        return [(row, 1.0 + row) for row in range(0, 10, 1 + len(phrase) % 3)]
+        rows = np.arange(0, 10, 1 + len(phrase) % 3, dtype=np.int32)
+        return rows, 1.0 + rows.astype(np.float64)
 
     scores = PhraseScores(ask, size=10, max_entries=12)
     # "aa" holds rows 0, 3, 6, 9 and "b" rows 0, 2, 4, 6, 8, each scoring 1 + row: 6 is in both

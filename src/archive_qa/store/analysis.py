@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 import Stemmer
@@ -22,10 +23,21 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
+@lru_cache(maxsize=1)
+def _marks() -> dict[int, None]:
+    """A `str.translate` table deleting every nonspacing mark (category Mn) of this Python's Unicode (built once)."""
+    return {code: None for code in range(0x110000) if unicodedata.category(chr(code)) == "Mn"}
+
+
 def _fold(text: str) -> str:
     """Lower case without diacritics ("Zhōu" -> "zhou")."""
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    decomposed = unicodedata.normalize("NFD", lowered)
+    if len(decomposed) < 5000:  # a question or a title: cheaper than building the table
+        return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return decomposed.translate(_marks())
 
 
 @lru_cache(maxsize=65536)
@@ -47,3 +59,12 @@ def analyze(text: str | None) -> list[str]:
     if not text:
         return []
     return [_stem(token) for token in _TOKEN.findall(_fold(text))]
+
+
+def term_counts(text: str | None) -> Counter[str]:
+    """How often each term of a text occurs (`analyze`'s terms, each distinct token stemmed once)."""
+    counts: Counter[str] = Counter()
+    if text:
+        for token, count in Counter(_TOKEN.findall(_fold(text))).items():
+            counts[_stem(token)] += count
+    return counts

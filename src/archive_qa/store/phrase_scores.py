@@ -4,7 +4,8 @@ FTS5's bm25() adds one term per phrase: idf(phrase) * saturated weighted frequen
 factor depends on the other phrases of the query. So the score of "a" OR "b" OR "c" is, to the last bit, the
 sum of the scores of "a", "b" and "c" asked alone. Questions share their common words, and the common words
 are the costly ones (the longest posting lists): asked alone once and remembered, a question whose words
-have all been seen before ranks in ~0.4 ms instead of ~5 (FRUS full texts, bench/lexical_cache.py).
+have all been seen before ranks in ~0.4 ms instead of ~5 (FRUS full texts, bench/lexical_cache.py). A new
+one-word phrase is scored from the generation's term postings (term_postings.py), FTS5's scores in numpy.
 """
 
 from __future__ import annotations
@@ -16,17 +17,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .base import Ranking
+from .term_postings import Scores
 
 MAX_ENTRIES = 1_000_000  # (row, score) pairs remembered per generation, ~12 MB
-Scores = tuple[np.ndarray, np.ndarray]  # rows (int32, ascending), scores (float64, higher is better)
 
 
 class PhraseScores:
     """Per-phrase BM25 of every matching row, kept least-recently-used up to MAX_ENTRIES pairs."""
 
-    def __init__(self, ask: Callable[[str, str, tuple[float, ...]], list[tuple[int, float]]], size: int,
+    def __init__(self, ask: Callable[[str, str, tuple[float, ...]], Scores], size: int,
                  max_entries: int = MAX_ENTRIES) -> None:
-        self._ask = ask  # (table, phrase, weights) => every (row, score) of rows matching the phrase
+        self._ask = ask  # (table, phrase, weights) => the rows (ascending) matching the phrase and their scores
         self._size = size  # one past the highest row
         self._max_entries = max_entries
         self._entries = 0
@@ -59,11 +60,8 @@ class PhraseScores:
             if found is not None:
                 self._known.move_to_end(key)
                 return found
-        pairs = self._ask(table, phrase, weights)
-        rows = np.fromiter((row for row, _ in pairs), dtype=np.int32, count=len(pairs))
-        scores = np.fromiter((score for _, score in pairs), dtype=np.float64, count=len(pairs))
-        order = np.argsort(rows, kind="stable")
-        found = (rows[order], scores[order])
+        found = self._ask(table, phrase, weights)
+        rows = found[0]
         with self._lock:
             if key not in self._known:
                 self._known[key] = found

@@ -20,6 +20,7 @@ from . import vectors as vector_index
 from .base import Filters, GenerationCache, Ranking
 from .database import Database, create
 from .phrase_scores import PhraseScores
+from .term_postings import Scores, TermPostings, write as write_postings
 from .layout import (
     DATABASE, FAISS, PASSAGE_VECTORS, VECTORS, IndexCorruptError, IndexMismatchError, IndexWriteError, collect_garbage,
     current_generation, latest_database, new_generation_dir, publish, read_manifest, rebuild_hint, writer_lock,
@@ -146,8 +147,33 @@ class Store:
     @property
     def phrase_scores(self) -> PhraseScores:
         """This generation's per-phrase BM25 cache."""
-        return self.cached("phrase_scores", lambda: PhraseScores(self.database.phrase_scores,
-                                                                 self.database.max_row() + 1))
+        return self.cached("phrase_scores", lambda: PhraseScores(self._phrase_scores, self.database.max_row() + 1))
+
+    @property
+    def term_postings(self) -> TermPostings | None:
+        """This generation's term postings (memory-mapped), None for a generation written before them."""
+        return self.cached("term_postings", self._open_postings)
+
+    def _open_postings(self) -> TermPostings | None:
+        """The postings, or None (FTS5 answers alone) when they are missing or cannot be read."""
+        try:
+            return TermPostings.open(self.generation)
+        except (OSError, ValueError, KeyError, IndexError) as error:
+            log.warning("the term postings of %s cannot be read (%s); FTS5 ranks alone, as fast as before them; "
+                        "`archive-qa check` verifies the index", self.generation, error)
+            return None
+
+    def _phrase_scores(self, table: str, phrase: str, weights: tuple[float, ...]) -> Scores:
+        """One phrase's matching rows (ascending) and BM25: from the term postings, else asked of FTS5."""
+        postings = self.term_postings
+        found = postings.scores(table, phrase, weights) if postings is not None else None
+        if found is not None:
+            return found
+        pairs = self.database.phrase_scores(table, phrase, weights)
+        rows = np.fromiter((row for row, _ in pairs), dtype=np.int32, count=len(pairs))
+        scores = np.fromiter((score for _, score in pairs), dtype=np.float64, count=len(pairs))
+        order = np.argsort(rows, kind="stable")
+        return rows[order], scores[order]
 
     def vectors_of(self, rows: Sequence[int]) -> np.ndarray:
         """The stored vectors of `rows`, in that order, as float32 (read in row order from the file)."""
@@ -164,6 +190,11 @@ class Store:
             for word in known:
                 self._frequencies.move_to_end(word)
         asked = [w for w in dict.fromkeys(words) if w not in known]
+        postings = self.term_postings
+        if asked and postings is not None:
+            counted = {word: postings.frequency(word) for word in asked}
+            known.update({word: count for word, count in counted.items() if count is not None})
+            asked = [word for word, count in counted.items() if count is None]
         if asked:
             try:
                 counts = self.database.document_frequencies(asked)
@@ -179,10 +210,18 @@ class Store:
     def words_in(self, words: Sequence[str], rows: Sequence[int]) -> dict[str, bool]:
         """Whether each word occurs in at least one of `rows`; words FTS5 refuses are left out."""
         unique = list(dict.fromkeys(words))
+        found: dict[str, bool] = {}
+        postings = self.term_postings
+        if postings is not None:
+            hits = {word: postings.occurs(word, rows) for word in unique}
+            found = {word: hit for word, hit in hits.items() if hit is not None}
+            unique = [word for word in unique if word not in found]
+        if not unique:
+            return found
         try:
-            return self.database.words_in(unique, rows)
+            return found | self.database.words_in(unique, rows)
         except sqlite3.OperationalError:
-            return self.database.word_by_word(unique, [int(row) for row in rows])[1]
+            return found | self.database.word_by_word(unique, [int(row) for row in rows])[1]
 
     def people_records(self) -> Iterable[tuple[Any, str | None, str | None]]:
         """(people as JSON, title, summary) of every document."""
@@ -279,6 +318,8 @@ def write_generation(index_dir: Path, documents: list[Document], vectors: np.nda
     tmp = new_generation_dir(index_dir)
     try:
         create(tmp / DATABASE, documents, passages)
+        log.info("writing the term postings of %d document(s)", len(documents))
+        write_postings(tmp, documents, tmp / DATABASE)
         np.save(tmp / VECTORS, vectors)
         if passage_vectors is not None and len(passage_vectors):
             np.save(tmp / PASSAGE_VECTORS, passage_vectors.astype(np.float16))
