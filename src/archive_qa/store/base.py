@@ -102,6 +102,10 @@ class StoreReader(Protocol):
         """Whether `lexical(..., head=True)` is available."""
 
     @property
+    def quick_lexical(self) -> bool:
+        """Whether BM25 answers in about a millisecond (too little to hide the question encoder behind)."""
+
+    @property
     def with_text(self) -> frozenset[int]:
         """Rows whose record has full text."""
 

@@ -261,6 +261,11 @@ class PostgresStore:
         """Always: head statistics are kept."""
         return True
 
+    @property
+    def quick_lexical(self) -> bool:
+        """Never: BM25 is a round trip to the server, time the question encoder runs in."""
+        return False
+
     def count(self) -> int:
         """Number of documents."""
         return int(self.info["count"])

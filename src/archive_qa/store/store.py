@@ -150,6 +150,11 @@ class Store:
         return self.cached("phrase_scores", lambda: PhraseScores(self._phrase_scores, self.database.max_row() + 1))
 
     @property
+    def quick_lexical(self) -> bool:
+        """With term postings: a new word costs ~0.2 ms, not FTS5's ~2."""
+        return self.term_postings is not None
+
+    @property
     def term_postings(self) -> TermPostings | None:
         """This generation's term postings (memory-mapped), None for a generation written before them."""
         return self.cached("term_postings", self._open_postings)
