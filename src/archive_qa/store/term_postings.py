@@ -40,6 +40,8 @@ TERMS = "postings_terms.json"
 FILES = (POSTINGS, LENGTHS, TERMS)
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 HEAD_FIELDS = (0, 1, 3)  # fts_head's columns (title, summary, people) among fts's (title, summary, text, people)
+PHRASE_MEMORY = 65536  # phrases whose term is remembered (then forgotten all at once)
+_UNSEEN = object()
 Scores = tuple[np.ndarray, np.ndarray]  # rows (int32, ascending), scores (float64, higher is better)
 
 
@@ -122,6 +124,7 @@ class TermPostings:
         saved = json.loads((directory / TERMS).read_text(encoding="utf-8"))
         self._terms: list[str] = saved["terms"]  # sorted: looked up by bisection (a dict of them is ~3x the memory)
         self._offsets = np.asarray(saved["offsets"], dtype=np.int64)
+        self._phrases: dict[str, str | None] = {}
         self.rows = len(lengths[0])
         self.average = {table: float(sum(int(n) for n in lengths[i])) / float(self.rows) if self.rows else 1.0
                         for i, table in enumerate(("fts", "fts_head"))}
@@ -145,9 +148,17 @@ class TermPostings:
         return cls(directory) if all((directory / name).is_file() for name in FILES) else None
 
     def term(self, phrase: str) -> str | None:
-        """The one term a phrase is, when the postings know it; None sends the phrase to FTS5."""
+        """The one term a phrase is, when the postings know it; None sends the phrase to FTS5 (remembered: a
+        question's words are looked up for BM25, the fusion's trust and the verdict)."""
+        known = self._phrases.get(phrase, _UNSEEN)
+        if known is not _UNSEEN:
+            return known
         terms = analyze(phrase)
-        return terms[0] if len(terms) == 1 and self._span(terms[0]) is not None else None
+        found = terms[0] if len(terms) == 1 and self._span(terms[0]) is not None else None
+        if len(self._phrases) >= PHRASE_MEMORY:
+            self._phrases.clear()
+        self._phrases[phrase] = found
+        return found
 
     def _span(self, term: str) -> tuple[int, int] | None:
         """(start, end) of a term's postings, None for a term no document holds."""
