@@ -156,7 +156,7 @@ class Store:
 
     @property
     def term_postings(self) -> TermPostings | None:
-        """This generation's term postings (memory-mapped), None for a generation written before them."""
+        """This generation's term postings, None for a generation written before them."""
         return self.cached("term_postings", self._open_postings)
 
     def _open_postings(self) -> TermPostings | None:

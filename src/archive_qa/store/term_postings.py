@@ -112,7 +112,8 @@ def _varints(blob: bytes) -> list[int]:
 
 
 class TermPostings:
-    """One generation's postings, memory-mapped: BM25 of one-term phrases over fts or fts_head."""
+    """One generation's postings (terms and lengths in memory, postings read from the file as asked): BM25 of
+    one-term phrases over fts or fts_head."""
 
     def __init__(self, directory: Path) -> None:
         mapped = np.load(directory / POSTINGS, mmap_mode="r")  # for its layout; the pages are read with pread
@@ -125,6 +126,8 @@ class TermPostings:
         self._terms: list[str] = saved["terms"]  # sorted: looked up by bisection (a dict of them is ~3x the memory)
         self._offsets = np.asarray(saved["offsets"], dtype=np.int64)
         self._phrases: dict[str, str | None] = {}
+        if len(self._offsets) != len(self._terms) + 1 or (len(self._offsets) and self._offsets[-1] != self._length):
+            raise ValueError(f"{directory / TERMS} does not match {directory / POSTINGS}")
         self.rows = len(lengths[0])
         self.average = {table: float(sum(int(n) for n in lengths[i])) / float(self.rows) if self.rows else 1.0
                         for i, table in enumerate(("fts", "fts_head"))}
