@@ -57,6 +57,11 @@ def fts_phrases(phrases: Iterable[str]) -> str:
     return " OR ".join('"' + phrase.replace('"', '""') + '"' for phrase in phrases)
 
 
+def fts_fields(doc: Document) -> tuple[str, str, str, str]:
+    """The text of each `fts` column (title, summary, text, people); `fts_head` holds all but the text."""
+    return doc.title or "", doc.summary or "", doc.text or "", " ; ".join(doc.people)
+
+
 def create(path: Path, documents: Iterable[Document],
            passages: Mapping[int, Sequence[Passage]] | None = None) -> int:
     """Write a new database holding `documents` in row order, with their text's passages; returns the count.
@@ -89,14 +94,11 @@ def create(path: Path, documents: Iterable[Document],
                 connection.executemany(
                     "INSERT INTO people VALUES (?,?,?)", [(row, name, person_key(name)) for name in doc.people]
                 )
-                connection.execute(
-                    "INSERT INTO fts(rowid, title, summary, text, people) VALUES (?,?,?,?,?)",
-                    (row, doc.title or "", doc.summary or "", doc.text or "", " ; ".join(doc.people)),
-                )
-                connection.execute(
-                    "INSERT INTO fts_head(rowid, title, summary, people) VALUES (?,?,?,?)",
-                    (row, doc.title or "", doc.summary or "", " ; ".join(doc.people)),
-                )
+                title, summary, text, people = fts_fields(doc)
+                connection.execute("INSERT INTO fts(rowid, title, summary, text, people) VALUES (?,?,?,?,?)",
+                                   (row, title, summary, text, people))
+                connection.execute("INSERT INTO fts_head(rowid, title, summary, people) VALUES (?,?,?,?)",
+                                   (row, title, summary, people))
                 for passage in passages.get(row, ()):
                     connection.execute("INSERT INTO passages VALUES (?,?,?,?,?)",
                                        (passage_row, row, passage.start, passage.end, passage.key))

@@ -32,7 +32,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from ..documents import Document
 from .analysis import analyze
 from .base import Filters, GenerationCache, Ranking, person_key
-from .database import RankedDocuments, _document
+from .database import RankedDocuments, _document, fts_fields
 from .layout import IndexError_, IndexMismatchError, IndexMissingError, IndexWriteError
 
 log = logging.getLogger(__name__)
@@ -649,8 +649,7 @@ class PostgresWriter:
         """COPY the documents, people, places and term statistics; returns the mean lengths and the text count."""
         df: dict[str, list[int]] = {}
         total = head_total = with_text = 0
-        analysed = [[analyze(doc.title), analyze(doc.summary), analyze(doc.text), analyze(" ; ".join(doc.people))]
-                    for doc in documents]
+        analysed = [[analyze(field) for field in fts_fields(doc)] for doc in documents]
         with connection.cursor().copy(f"COPY {t}_postings FROM STDIN") as postings:
             for row, fields in enumerate(analysed):
                 counts: dict[str, list[int]] = {}

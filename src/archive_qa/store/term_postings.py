@@ -6,24 +6,24 @@ all (bench/lexical_cache.py has the cache that spares the repeated ones). The po
 generation hold, for every term, the rows it occurs in and its count in each field; a one-term phrase is then
 scored with FTS5's formula in FTS5's order of operations, from the row lengths FTS5 itself stored
 (`fts_docsize`), so the scores are FTS5's to the last bit whenever the field weights are whole numbers
-(tests/test_term_postings.py checks every word of the dev questions). Terms come from `analysis.analyze`,
-FTS5's tokenizer in Python; a phrase of more than one term, a term the postings lack and a generation written
-before them are asked of FTS5 as before.
+(tests/test_term_postings.py checks the bundled data's words, bench/term_postings.py the dev questions').
+Terms come from `analysis.analyze`, FTS5's tokenizer in Python; a phrase of more than one term, a term the
+postings lack and a generation written before them are asked of FTS5 as before.
 
-Files: postings.npy (row int32 and per-field counts, term by term, rows ascending; read with pread, not mapped), postings_lengths.npy
-(each row's token count over every field and over the head fields, as FTS5 counted them) and
-postings_terms.json (the terms and their offsets).
+Files: postings.npy (row int32 and per-field counts, term by term, rows ascending; read with pread, not
+mapped), postings_lengths.npy (each row's token count over every field and over the head fields, as FTS5
+counted them) and postings_terms.json (the terms, sorted, and their offsets).
 """
 
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 import logging
 import math
 import os
 import sqlite3
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from ..documents import Document
 from .analysis import analyze, term_counts
+from .database import fts_fields
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,6 @@ _UNSEEN = object()
 Scores = tuple[np.ndarray, np.ndarray]  # rows (int32, ascending), scores (float64, higher is better)
 
 
-def fields_of(doc: Document) -> tuple[str, str, str, str]:
-    """The text of each FTS5 column, as the database writes it."""
-    return doc.title or "", doc.summary or "", doc.text or "", " ; ".join(doc.people)
-
-
 def write(directory: Path, documents: Iterable[Document], database: Path) -> int:
     """Write the postings of `documents` (in row order) beside `database`, whose FTS5 row lengths they use; the
     number of (term, row) pairs."""
@@ -58,7 +54,7 @@ def write(directory: Path, documents: Iterable[Document], database: Path) -> int
     counts = [array("I") for _ in range(4)]
     analysed_lengths = array("q")
     for row, doc in enumerate(documents):
-        per_field = [term_counts(text) for text in fields_of(doc)]
+        per_field = [term_counts(text) for text in fts_fields(doc)]
         analysed_lengths.append(sum(c.total() for c in per_field))
         for term in set().union(*per_field):
             term_ids.append(ids.setdefault(term, len(ids)))
@@ -125,7 +121,7 @@ class TermPostings:
         saved = json.loads((directory / TERMS).read_text(encoding="utf-8"))
         self._terms: list[str] = saved["terms"]  # sorted: looked up by bisection (a dict of them is ~3x the memory)
         self._offsets = np.asarray(saved["offsets"], dtype=np.int64)
-        self._phrases: dict[str, str | None] = {}
+        self._phrases: dict[str, tuple[int, int] | None] = {}
         if len(self._offsets) != len(self._terms) + 1 or (len(self._offsets) and self._offsets[-1] != self._length):
             raise ValueError(f"{directory / TERMS} does not match {directory / POSTINGS}")
         self.rows = len(lengths[0])
@@ -150,14 +146,15 @@ class TermPostings:
         """The postings of a generation, or None for one written before them."""
         return cls(directory) if all((directory / name).is_file() for name in FILES) else None
 
-    def term(self, phrase: str) -> str | None:
-        """The one term a phrase is, when the postings know it; None sends the phrase to FTS5 (remembered: a
-        question's words are looked up for BM25, the fusion's trust and the verdict)."""
+    def _located(self, phrase: str) -> tuple[int, int] | None:
+        """(start, end) of the postings of the one term a phrase is; None sends the phrase to FTS5 (a phrase of
+        two terms, or a term no document holds). Remembered: a question's words are looked up for BM25, the
+        fusion's trust and the verdict."""
         known = self._phrases.get(phrase, _UNSEEN)
         if known is not _UNSEEN:
             return known
         terms = analyze(phrase)
-        found = terms[0] if len(terms) == 1 and self._span(terms[0]) is not None else None
+        found = self._span(terms[0]) if len(terms) == 1 else None
         if len(self._phrases) >= PHRASE_MEMORY:
             self._phrases.clear()
         self._phrases[phrase] = found
@@ -172,11 +169,10 @@ class TermPostings:
 
     def scores(self, table: str, phrase: str, weights: Sequence[float]) -> Scores | None:
         """FTS5's -bm25(table, *weights) of every row matching the phrase, or None when FTS5 must answer."""
-        term = self.term(phrase)
-        if term is None:
+        located = self._located(phrase)
+        if located is None:
             return None
-        start, end = self._span(term)
-        found = self._read(start, end)
+        found = self._read(*located)
         tf = found["tf"].astype(np.float64)
         rows = found["row"].astype(np.int32)
         fields = HEAD_FIELDS if table == "fts_head" else (0, 1, 2, 3)
@@ -196,19 +192,15 @@ class TermPostings:
 
     def frequency(self, word: str) -> int | None:
         """How many rows hold the word in any field, or None when FTS5 must answer."""
-        term = self.term(word)
-        if term is None:
-            return None
-        start, end = self._span(term)
-        return end - start
+        located = self._located(word)
+        return None if located is None else located[1] - located[0]
 
     def occurs(self, word: str, rows: Sequence[int]) -> bool | None:
         """Whether the word occurs in any of `rows`, or None when FTS5 must answer."""
-        term = self.term(word)
-        if term is None:
+        located = self._located(word)
+        if located is None:
             return None
-        start, end = self._span(term)
-        holding = self._read(start, end)["row"]
+        holding = self._read(*located)["row"]
         wanted = np.asarray(rows, dtype=np.int32)
         at = np.searchsorted(holding, wanted)
         return bool(np.any(holding[np.minimum(at, len(holding) - 1)] == wanted)) if len(holding) else False
