@@ -192,6 +192,8 @@ def candidates(model: Any) -> dict[str, Callable[[], Any]]:
         "onnx-int8-layer0-ffn-fp32": lambda: o(exclude=query_encoder.FP32_NODES),  # the default, built here
         "default": lambda: query_encoder.build(model),  # the same, as a server gets it: the cached file
         "onnx-int8-attention": lambda: o(exclude=query_encoder.SCORES + ONNX_FFN),
+        "onnx-int8-layer0-up-fp32": lambda: o(exclude=query_encoder.SCORES + ("layer.0/intermediate/",)),
+        "onnx-int8-layer0-down-fp32": lambda: o(exclude=query_encoder.SCORES + ("layer.0/output/",)),
     }
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,7 @@ SNIPPET_WORDS = 14  # words either side of the first marked word
 _PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _TOKEN = re.compile(r"\S+")
+_ASCII_WORDY = re.compile(r"(?<!\S)(?=\S*[A-Za-z])[^\s0-9]+(?!\S)")  # a whitespace token with a letter, no digit
 MIN_WORDS = 4  # a quotable sentence has at least this many words
 _NOT_PROSE = re.compile(  # datelines ("Moscow, July 17, 1951—6 p. m."), markings, cable references
     r"^\s*(?:[A-Z][A-Za-z .]{1,40}, (?:[A-Z][a-z]{2,9}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,9} \d{4})\s*[—–-]|"
@@ -96,17 +99,32 @@ def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
     with `marks` [[start, end], ...] of the question's words relative to the snippet's text."""
     source = getattr(doc, span.field) or ""
     wanted = stems(question)
-    hits = [m.span() for m in _WORD.finditer(source, span.start, span.end) if word_stem(m.group().lower()) in wanted]
-    reach = 40 * SNIPPET_WORDS  # characters either side, more than SNIPPET_WORDS words
-    words = [m.span() for m in _TOKEN.finditer(source, max(0, span.start - reach), span.end + reach)]
-    anchor = hits[0][0] if hits else span.start
-    at = next((i for i, (a, b) in enumerate(words) if b > anchor), 0)
-    first, last = max(0, at - SNIPPET_WORDS), min(len(words), at + SNIPPET_WORDS + 1)
-    start, end = (words[first][0], words[last - 1][1]) if words else (0, 0)
+    anchor = next((m.start() for m in _WORD.finditer(source, span.start, span.end)
+                   if word_stem(m.group().lower()) in wanted), span.start)
+    start, end = _around(source, anchor, span.start - 40 * SNIPPET_WORDS, span.end + 40 * SNIPPET_WORDS)
     marks = [[a - start, b - start] for m in _WORD.finditer(source, start, end)
              if word_stem(m.group().lower()) in wanted for a, b in [m.span()]]
     return {"field": span.field, "start": start, "end": end, "text": source[start:end], "marks": marks,
             "before": bool(source[:start].strip()), "after": bool(source[end:].strip())}
+
+
+def _around(source: str, anchor: int, low: int, high: int) -> tuple[int, int]:
+    """(start, end) of SNIPPET_WORDS tokens either side of the first token of source[low:high] ending after
+    `anchor`; the window's first tokens where fewer precede it, its first 2 * SNIPPET_WORDS + 1 where none ends
+    after it, (0, 0) where it holds none. Tokens are read only as far as the snippet reaches."""
+    before: deque[tuple[int, int]] = deque(maxlen=SNIPPET_WORDS)  # the last tokens ending at or before anchor
+    tokens = _TOKEN.finditer(source, max(0, low), high)
+    for match in tokens:
+        if match.end() > anchor:
+            end = match.end()
+            for end in islice((m.end() for m in tokens), SNIPPET_WORDS):
+                pass
+            return (before[0][0] if before else match.start()), end
+        before.append(match.span())
+    if not before:
+        return 0, 0
+    everything = [m.span() for m in _TOKEN.finditer(source, max(0, low), high)]  # no token ends after anchor
+    return everything[0][0], everything[min(len(everything), SNIPPET_WORDS + 1) - 1][1]
 
 
 def _fallback(doc: Document, passages: list[tuple[int, int, int]], similarity: float) -> list[Span]:
@@ -163,7 +181,11 @@ def _prose(text: str) -> bool:
     words = text.split()
     if len(words) < MIN_WORDS or _NOT_PROSE.search(text):
         return False
-    return sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in words) >= 0.6 * len(words)
+    if text.isascii():  # the same count in one regex pass: in ASCII, isalpha is [A-Za-z] and isdigit [0-9]
+        wordy = len(_ASCII_WORDY.findall(text))
+    else:
+        wordy = sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in words)
+    return wordy >= 0.6 * len(words)
 
 
 def _bounded(source: str, start: int, end: int) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from .. import __version__, memory, responses, settings
 from ..archive import Archive, open_index
 from ..mcp_server import mount
 from . import ask, facets, limits, pages, search
+from .fast_search import SearchFastPath
 from .typed import typed
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def create_app(index_dir: str | Path | None = None, archive: Archive | None = No
     app.state.archive = archive or open_index(index_dir or settings.get("index_dir"))
     app.state.archive.embedder.prepare_questions()  # the first request does not wait for tracing
     memory.manage()  # a server's native heap stays near its working set (archive_qa/memory.py)
+    app.add_middleware(SearchFastPath, fastapi=app)  # inside the limits: they apply to it too
     limits.install(app)
     app.include_router(search.router)
     app.include_router(ask.router)

@@ -34,6 +34,12 @@ def cosines(store: StoreReader, query: np.ndarray, rows: Sequence[int]) -> np.nd
     return store.vectors_of(rows) @ query
 
 
+def by_cosine(store: StoreReader, query: np.ndarray, rows: Sequence[int]) -> list[tuple[int, float]]:
+    """`rows` ranked by exact cosine to the question, best first."""
+    scores = cosines(store, query, rows)
+    return [(rows[i], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
+
+
 def feedback(store: StoreReader, query: np.ndarray, rows: Sequence[int], weight: float | None = None) -> np.ndarray:
     """The question vector moved towards the mean of the given documents' vectors (Rocchio), unit length."""
     centroid = store.vectors_of(sorted(rows)).mean(axis=0)
@@ -50,11 +56,11 @@ def score_sum(store: StoreReader, query: np.ndarray, rankings: Sequence[tuple[Se
     total = dense_weight * cosines(store, query, rows).astype(np.float64)
     position = {row: i for i, row in enumerate(rows)}
     for ranking, weight in rankings:
-        if not ranking:
+        if not ranking or not weight:  # a weight of 0 adds 0.0 to every score: only the rows count
             continue
-        best = max(score for _, score in ranking) or 1.0
-        for row, score in ranking:
-            total[position[row]] += weight * score / best
+        scores = np.fromiter((score for _, score in ranking), dtype=np.float64, count=len(ranking))
+        places = np.fromiter((position[row] for row, _ in ranking), dtype=np.int64, count=len(ranking))
+        total[places] += weight * scores / (scores.max() or 1.0)  # each row once per ranking
     order = np.argsort(-total)
     return [(rows[i], float(total[i])) for i in order]
 

@@ -106,6 +106,10 @@ class StoreReader(Protocol):
         """Whether BM25 answers in about a millisecond (too little to hide the question encoder behind)."""
 
     @property
+    def in_process(self) -> bool:
+        """Whether a search is this process's own work alone (local files), never a wait on a server."""
+
+    @property
     def with_text(self) -> frozenset[int]:
         """Rows whose record has full text."""
 

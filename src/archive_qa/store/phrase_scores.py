@@ -49,6 +49,9 @@ class PhraseScores:
             inside[allowed] = True
             matched &= inside
         candidates = np.flatnonzero(matched)
+        if len(candidates) > k > 0:  # only rows scoring at least the k-th best can be among the k (ties too)
+            kth = np.partition(total[candidates], len(candidates) - k)[len(candidates) - k]
+            candidates = candidates[total[candidates] >= kth]
         best = candidates[np.lexsort((candidates, -total[candidates]))[:k]]
         return [(int(row), float(total[row])) for row in best]
 

@@ -266,6 +266,11 @@ class PostgresStore:
         """Never: BM25 is a round trip to the server, time the question encoder runs in."""
         return False
 
+    @property
+    def in_process(self) -> bool:
+        """Never: every search waits on the servers."""
+        return False
+
     def count(self) -> int:
         """Number of documents."""
         return int(self.info["count"])

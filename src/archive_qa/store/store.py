@@ -155,6 +155,11 @@ class Store:
         return self.term_postings is not None
 
     @property
+    def in_process(self) -> bool:
+        """Always: SQLite, FAISS and the postings are files this process reads itself."""
+        return True
+
+    @property
     def term_postings(self) -> TermPostings | None:
         """This generation's term postings, None for a generation written before them."""
         return self.cached("term_postings", self._open_postings)
