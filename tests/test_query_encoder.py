@@ -52,6 +52,13 @@ def test_an_empty_text_still_gets_a_unit_vector_near_the_library_one(embedder, i
     assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5 and float(vector @ library(embedder, [""])[0]) > 0.95
 
 
+@pytest.mark.parametrize("text", [*QUESTIONS, "", "  spaced\tout \n", "Hammarskjöld’s „Dag“ — Ünïcödé", "M. Vyshinsky's note" * 60])
+def test_direct_token_ids_are_the_librarys(embedder, text: str) -> None:
+    tokens = query_encoder.token_ids(embedder._model)
+    assert tokens is not None and getattr(tokens, "__name__", "") == "direct", "a fast tokenizer: the direct path"
+    assert np.array_equal(tokens(text), embedder._model.preprocess([text])["input_ids"].numpy())
+
+
 def test_a_failed_int8_check_falls_back_to_the_exact_fp32_graph(embedder, caplog) -> None:
     with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
         encoder = query_encoder.build(embedder._model, min_cosine=0.999999)  # int8 cannot be this close

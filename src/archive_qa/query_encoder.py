@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,16 +56,51 @@ class Encoder(Protocol):
         """One unit-length float32 vector, shape (dimension,)."""
 
 
+def token_ids(model: Any) -> Callable[[str], np.ndarray]:
+    """Text -> its token ids, shape (1, tokens), int64, as `model.preprocess` makes them.
+
+    A copy of the model's fast tokenizer, truncating at its max_seq_length, is called directly: 0.02 ms a
+    question against preprocess's 0.1 (which sets the tokenizer up, pads and builds tensors on every call).
+    It is kept only where it gives preprocess's ids on the probes and on a text past the truncation length;
+    otherwise preprocess is used.
+    """
+    def library(text: str) -> np.ndarray:
+        return model.preprocess([text])["input_ids"].numpy()
+
+    backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if backend is None or getattr(model[0], "do_lower_case", False):
+        return library
+    try:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(backend.to_str())
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(int(model.max_seq_length))
+    except Exception as error:  # an unusual tokenizer: the library's path
+        log.info("question encoder: tokenising through the library (%s)", error)
+        return library
+
+    def direct(text: str) -> np.ndarray:
+        return np.array([tokenizer.encode(text.strip()).ids], dtype=np.int64)
+
+    for probe in (*PROBES, PROBES[2] * 3):
+        if not np.array_equal(direct(probe), library(probe)):
+            log.info("question encoder: tokenising through the library (the direct tokenizer differs on a probe)")
+            return library
+    return direct
+
+
 class QueryEncoder:
     """Unit-length vector for one text through a frozen graph of the model's transformer and mean pooling."""
 
     def __init__(self, graph: Any, model: Any) -> None:
         self._graph = graph
         self._model = model
+        self._tokens = token_ids(model)
 
     def encode(self, text: str) -> np.ndarray:
         """One unit-length float32 vector, shape (dimension,)."""
-        input_ids = self._model.preprocess([text])["input_ids"]
+        input_ids = torch.from_numpy(self._tokens(text))
         with torch.inference_mode():
             pooled = self._graph(input_ids)
         vector = pooled.numpy().astype(np.float32, copy=True)
@@ -78,11 +113,11 @@ class OnnxEncoder:
     def __init__(self, session: Any, model: Any) -> None:
         self._session = session
         self._model = model
+        self._tokens = token_ids(model)
 
     def encode(self, text: str) -> np.ndarray:
         """One unit-length float32 vector, shape (dimension,)."""
-        input_ids = self._model.preprocess([text])["input_ids"].numpy()
-        vector = self._session.run(None, {"input_ids": input_ids})[0].astype(np.float32, copy=True)
+        vector = self._session.run(None, {"input_ids": self._tokens(text)})[0].astype(np.float32, copy=True)
         return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
