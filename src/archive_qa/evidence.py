@@ -110,10 +110,14 @@ def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
 
 def _around(source: str, anchor: int, low: int, high: int) -> tuple[int, int]:
     """(start, end) of SNIPPET_WORDS tokens either side of the first token of source[low:high] ending after
-    `anchor`; the window's first tokens where fewer precede it, its first 2 * SNIPPET_WORDS + 1 where none ends
-    after it, (0, 0) where it holds none. Tokens are read only as far as the snippet reaches."""
+    `anchor` (the window's first where fewer precede it), its first SNIPPET_WORDS + 1 where none ends after it,
+    (0, 0) where it holds none. Tokens are read only as far as the snippet reaches."""
+    low = max(0, low)
+    near = max(low, anchor - 20 * SNIPPET_WORDS)  # tokens are read from here when enough of them precede anchor
+    if near > low and len(_TOKEN.findall(source, near, anchor)) <= SNIPPET_WORDS + 1:
+        near = low  # too few (one may be cut by near, one by anchor): the window's own start decides
     before: deque[tuple[int, int]] = deque(maxlen=SNIPPET_WORDS)  # the last tokens ending at or before anchor
-    tokens = _TOKEN.finditer(source, max(0, low), high)
+    tokens = _TOKEN.finditer(source, near, high)
     for match in tokens:
         if match.end() > anchor:
             end = match.end()
@@ -123,7 +127,7 @@ def _around(source: str, anchor: int, low: int, high: int) -> tuple[int, int]:
         before.append(match.span())
     if not before:
         return 0, 0
-    everything = [m.span() for m in _TOKEN.finditer(source, max(0, low), high)]  # no token ends after anchor
+    everything = [m.span() for m in _TOKEN.finditer(source, low, high)]  # no token ends after anchor
     return everything[0][0], everything[min(len(everything), SNIPPET_WORDS + 1) - 1][1]
 
 

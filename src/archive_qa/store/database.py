@@ -364,9 +364,18 @@ def _document(record: tuple[Any, ...]) -> Document:
         id=doc_id, summary=summary, title=title, text=text,
         date=PartialDate.from_iso(date) if date else None, date_raw=date_raw,
         date_inferred=PartialDate.from_iso(inferred) if inferred else None,
-        people=json.loads(people), places=json.loads(places), regions=json.loads(regions),
-        places_from=places_from, regions_from=regions_from, source=source, url=url, extra=json.loads(extra),
+        people=_loaded(people), places=_loaded(places), regions=_loaded(regions),
+        places_from=places_from, regions_from=regions_from, source=source, url=url, extra=_loaded(extra),
     )
+
+
+def _loaded(stored: str) -> Any:
+    """A stored JSON list or object; the empty ones, most places and regions lists, without the parser."""
+    if stored == "[]":
+        return []
+    if stored == "{}":
+        return {}
+    return json.loads(stored)
 
 
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
