@@ -171,3 +171,40 @@ def test_any_question_is_answered_or_refused_with_value_error(seed_index: Path, 
     answered = archive.ask(query, [], k=5, date_from=date_from, person=people, interpret=interpret)
     json.dumps(answered, ensure_ascii=False, allow_nan=False).encode("utf-8")
     assert {c["id"] for c in answered["citations"]} <= {d["id"] for d in answered["documents"]}
+
+
+# --- evidence's quick paths give what the plain loops gave -------------------------------------------------------
+
+texts = st.lists(st.sampled_from([*"ab Z9 .\t\n\x1c'-", "x" * 12, " " * 30, "Ü", "²", "\u00a0"]),
+                 max_size=300).map("".join)
+
+
+def _window_by_full_scan(source: str, anchor: int, low: int, high: int) -> tuple[int, int]:
+    """The snippet window as it was first written: every token of the window listed, then indexed."""
+    from archive_qa.evidence import _TOKEN, SNIPPET_WORDS
+
+    words = [m.span() for m in _TOKEN.finditer(source, max(0, low), high)]
+    at = next((i for i, (a, b) in enumerate(words) if b > anchor), 0)
+    first, last = max(0, at - SNIPPET_WORDS), min(len(words), at + SNIPPET_WORDS + 1)
+    return (words[first][0], words[last - 1][1]) if words else (0, 0)
+
+
+@given(texts, st.data())
+def test_snippet_window_is_the_full_scans(source: str, data: st.DataObject) -> None:
+    from archive_qa.evidence import _around
+
+    start = data.draw(st.integers(0, len(source)))
+    end = data.draw(st.integers(start, len(source)))
+    anchor = data.draw(st.integers(start, end))
+    reach = data.draw(st.sampled_from([0, 5, 560]))
+    assert _around(source, anchor, start - reach, end + reach) == _window_by_full_scan(
+        source, anchor, start - reach, end + reach)
+
+
+@given(texts)
+def test_prose_word_count_is_the_per_character_rule(text: str) -> None:
+    from archive_qa.evidence import _ASCII_WORDY
+
+    if text.isascii():
+        expected = sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in text.split())
+        assert len(_ASCII_WORDY.findall(text)) == expected
