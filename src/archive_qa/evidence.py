@@ -31,7 +31,8 @@ SNIPPET_WORDS = 14  # words either side of the first marked word
 _PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _TOKEN = re.compile(r"\S+")
-_ASCII_WORDY = re.compile(r"(?<!\S)(?=\S*[A-Za-z])[^\s0-9]+(?!\S)")  # a whitespace token with a letter, no digit
+_ASCII_WORDY = re.compile(r"(?<!\S)(?=\S*[A-Za-z])[^\s0-9\x80-\U0010ffff]+(?!\S)")  # all-ASCII, a letter, no digit
+_NON_ASCII = re.compile(r"\S*[^\s\x00-\x7f]\S*")  # a whitespace token holding a character beyond ASCII
 MIN_WORDS = 4  # a quotable sentence has at least this many words
 _NOT_PROSE = re.compile(  # datelines ("Moscow, July 17, 1951—6 p. m."), markings, cable references
     r"^\s*(?:[A-Z][A-Za-z .]{1,40}, (?:[A-Z][a-z]{2,9}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,9} \d{4})\s*[—–-]|"
@@ -185,10 +186,11 @@ def _prose(text: str) -> bool:
     words = text.split()
     if len(words) < MIN_WORDS or _NOT_PROSE.search(text):
         return False
-    if text.isascii():  # the same count in one regex pass: in ASCII, isalpha is [A-Za-z] and isdigit [0-9]
-        wordy = len(_ASCII_WORDY.findall(text))
-    else:
-        wordy = sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in words)
+    # tokens with a letter and no digit: the all-ASCII ones in one regex pass (there isalpha is [A-Za-z] and
+    # isdigit [0-9]), the few holding other characters ("don’t", "Hammarskjöld") one by one
+    wordy = len(_ASCII_WORDY.findall(text))
+    if not text.isascii():
+        wordy += sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in _NON_ASCII.findall(text))
     return wordy >= 0.6 * len(words)
 
 
