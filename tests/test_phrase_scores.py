@@ -63,3 +63,17 @@ def test_the_cache_keeps_at_most_its_bound_of_pairs() -> None:
     scores.rank("fts", ["cccc"], 3, (1.0,))  # 9 pairs held and 5 more: over 12, so the oldest phrase goes
     scores.rank("fts", ["aa"], 3, (1.0,))
     assert asked == ["aa", "b", "cccc", "aa"]
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 8, 40])
+def test_top_k_with_ties_at_the_cut_is_the_full_sort(k: int) -> None:
+    rng = np.random.default_rng(k)
+    rows = np.arange(0, 40, dtype=np.int32)
+    values = {"a": rng.choice([0.5, 1.0, 1.5, 2.0], size=40), "b": rng.choice([0.0, 0.25, 1.0], size=40)}
+    scores = PhraseScores(lambda table, phrase, weights: (rows, values[phrase]), size=40)
+    allowed = np.arange(0, 40, 3)
+    for inside in (None, allowed):
+        total = values["a"] + values["b"]
+        candidates = rows if inside is None else rows[inside]
+        order = candidates[np.lexsort((candidates, -total[candidates]))][:k]  # every candidate sorted
+        assert scores.rank("fts", ["a", "b"], k, (1.0,), inside) == [(int(r), float(total[r])) for r in order]

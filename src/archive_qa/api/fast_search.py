@@ -3,8 +3,7 @@
 FastAPI spends more on a search request than the ranking's own Python besides the encoder: it matches the
 path against every route, solves and validates eleven query parameters through pydantic, and wraps the
 endpoint's response. This ASGI layer answers the common request itself, with the same checks
-(`search.check_query`), the same search (`search.run_search`) and the same JSON (`typed`), on the same
-thread pool. Anything it does not read exactly as FastAPI would (a parameter given twice, a `k` that is not
+(`search.check_query`), the same search (`search.run_search`) and the same JSON (`typed`). Anything it does not read exactly as FastAPI would (a parameter given twice, a `k` that is not
 plain digits, `format` other than json, an unusual `interpret`, a root path) and any error raised on the
 way goes to the FastAPI route untouched, which then gives its own answer: 422s, exports, 503s and OpenAPI
 are FastAPI's as before. `tests/test_fast_search.py` checks both paths give the same bytes.
