@@ -8,7 +8,8 @@ plain digits, `format` other than json, an unusual `interpret`, a root path) and
 way goes to the FastAPI route untouched, which then gives its own answer: 422s, exports, 503s and OpenAPI
 are FastAPI's as before. `tests/test_fast_search.py` checks both paths give the same bytes.
 
-Where the store is this process's own files (`StoreReader.in_process`) and no other request is open, the search
+Where the store is this process's own files (`StoreReader.in_process`), a search has already finished on it
+(its first one builds the generation's caches: 382 ms on FRUS here) and no other request is open, the search
 runs on the event loop's thread: handing it to a worker thread and back cost 0.3-0.7 ms of a 7-9 ms
 search here (two thread wake-ups and the GIL changing hands twice), and with nothing else open there is nothing
 for the loop to do meanwhile. With any other request open, or a store that waits on a server, it goes to the
@@ -71,6 +72,7 @@ class SearchFastPath:
         self.app = app
         self.fastapi = fastapi  # whose state holds the archive
         self.open = 0  # HTTP requests inside this layer now (counted on the event loop's thread only)
+        self.warm: object | None = None  # the store a search last finished on (its caches are built)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,10 +91,12 @@ class SearchFastPath:
     async def _answered(self, body: SearchBody, send: Send) -> bool:
         """Send the search's response and say True; False (nothing sent) where it raised, for the route to answer."""
         try:
-            if self.open == 1 and self.fastapi.state.archive.store.in_process:
-                payload = self._answer(body)  # alone and local: on this thread, no hand-over
-            else:
+            store = self.fastapi.state.archive.store
+            if self.open == 1 and store.in_process and store is self.warm:
+                payload = self._answer(body)  # alone, local and warm: on this thread, no hand-over
+            else:  # a generation's first search builds its caches (people, postings): not on the loop
                 payload = await run_in_threadpool(self._answer, body)
+            self.warm = store
         except Exception as error:  # the route runs it again and answers as FastAPI does
             log.debug("fast search path gave way to the route: %r", error)
             return False
