@@ -106,3 +106,21 @@ def test_unreadable_postings_leave_fts5_to_rank(bundled_index: Path, tmp_path: P
     words = lexical.terms("armistice talks at Kaesong")
     assert damaged.lexical(words, 20, WEIGHTS["fts"]) == Store.open(bundled_index).lexical(words, 20, WEIGHTS["fts"])
     assert damaged.term_postings is None and "cannot be read" in caplog.text
+
+
+def test_recent_reads_are_kept_within_their_bound(bundled_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive_qa.store import term_postings
+
+    monkeypatch.setattr(term_postings, "READ_MEMORY", 2000)  # bytes: a handful of short lists
+    store = Store.open(bundled_index)
+    postings = TermPostings(store.generation)
+    words = corpus_words(store, 200)
+    first = {word: postings.scores("fts", word, WEIGHTS["fts"]) for word in words}
+    assert postings._recent_bytes <= 2000 or len(postings._recent) == 1
+    for word in reversed(words):  # asked again, from the memory or the file: the same rows and scores
+        again = postings.scores("fts", word, WEIGHTS["fts"])
+        assert (again is None) == (first[word] is None)
+        if again is not None:
+            assert again[0].tolist() == first[word][0].tolist() and again[1].tolist() == first[word][1].tolist()
+            assert postings.occurs(word, [int(again[0][-1])]) is True
+    assert postings._recent_bytes <= 2000 or len(postings._recent) == 1

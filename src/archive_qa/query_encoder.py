@@ -95,7 +95,6 @@ class QueryEncoder:
 
     def __init__(self, graph: Any, model: Any) -> None:
         self._graph = graph
-        self._model = model
         self._tokens = token_ids(model)
 
     def encode(self, text: str) -> np.ndarray:
@@ -112,7 +111,6 @@ class OnnxEncoder:
 
     def __init__(self, session: Any, model: Any) -> None:
         self._session = session
-        self._model = model
         self._tokens = token_ids(model)
 
     def encode(self, text: str) -> np.ndarray:

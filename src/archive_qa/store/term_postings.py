@@ -22,8 +22,10 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 from array import array
 from bisect import bisect_left
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -42,6 +44,7 @@ FILES = (POSTINGS, LENGTHS, TERMS)
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 HEAD_FIELDS = (0, 1, 3)  # fts_head's columns (title, summary, people) among fts's (title, summary, text, people)
 PHRASE_MEMORY = 65536  # phrases whose term is remembered (then forgotten all at once)
+READ_MEMORY = 4 << 20  # bytes of the latest postings read, kept: a hybrid question reads each word's three times
 _UNSEEN = object()
 Scores = tuple[np.ndarray, np.ndarray]  # rows (int32, ascending), scores (float64, higher is better)
 
@@ -122,6 +125,9 @@ class TermPostings:
         self._terms: list[str] = saved["terms"]  # sorted: looked up by bisection (a dict of them is ~3x the memory)
         self._offsets = np.asarray(saved["offsets"], dtype=np.int64)
         self._phrases: dict[str, tuple[int, int] | None] = {}
+        self._recent: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()  # (start, end) => postings read
+        self._recent_bytes = 0
+        self._lock = threading.Lock()
         if len(self._offsets) != len(self._terms) + 1 or (len(self._offsets) and self._offsets[-1] != self._length):
             raise ValueError(f"{directory / TERMS} does not match {directory / POSTINGS}")
         self.rows = len(lengths[0])
@@ -134,12 +140,26 @@ class TermPostings:
 
     def _read(self, start: int, end: int) -> np.ndarray:
         """Postings start..end, read from the file (the OS caches its pages; they are not this process's memory,
-        as a memory map's touched pages would be: ~25 MiB more server RSS over the FRUS benchmark)."""
+        as a memory map's touched pages would be: ~25 MiB more server RSS over the FRUS benchmark). The latest
+        READ_MEMORY bytes read are kept: BM25, the fusion's trust and the verdict each ask for a question's words."""
+        key = (start, end)
+        with self._lock:
+            found = self._recent.get(key)
+            if found is not None:
+                self._recent.move_to_end(key)
+                return found
         size = self._dtype.itemsize
         data = os.pread(self._file, (end - start) * size, self._start + start * size)
         if len(data) != (end - start) * size:
             raise OSError(f"postings file is shorter than its terms say ({len(data)} of {(end - start) * size} bytes)")
-        return np.frombuffer(data, dtype=self._dtype)
+        found = np.frombuffer(data, dtype=self._dtype)
+        with self._lock:
+            if key not in self._recent:
+                self._recent[key] = found
+                self._recent_bytes += found.nbytes
+                while self._recent_bytes > READ_MEMORY and len(self._recent) > 1:
+                    self._recent_bytes -= self._recent.popitem(last=False)[1].nbytes
+        return found
 
     @classmethod
     def open(cls, directory: Path) -> TermPostings | None:
