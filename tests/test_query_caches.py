@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from archive_qa.documents import Document
+from archive_qa.lru import LRU
 from archive_qa.ranking import abstention, duplicates, lexical
 from archive_qa.ranking.people import index_for, involvement
 from archive_qa.store import Filters, Store
@@ -29,7 +30,7 @@ def test_cached_involvement_equals_computed_and_is_bounded(store: Store, monkeyp
     assert len(people._involved) <= 5
 
 
-def test_cached_shingles_fold_as_the_full_texts_do(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_shingles_fold_as_the_full_texts_do(store: Store) -> None:
     text = " ".join(f"word{i}" for i in range(300))
     a = Document(id="a", summary="one", text=text)
     near = Document(id="b", summary="two", text=text.replace("word150", "changed"))
@@ -39,10 +40,36 @@ def test_cached_shingles_fold_as_the_full_texts_do(store: Store, monkeypatch: py
         exact = len(first & shingles) / len(first | shingles) >= duplicates.SAME_WORDS
         assert duplicates.same_document(a, other, cosine=0.0) is exact
     assert duplicates.same_document(a, near, 0.0) and not duplicates.same_document(a, far, 0.0)
-    monkeypatch.setattr(duplicates, "SHINGLE_CACHE", 3)
-    for row in range(10):
-        duplicates._cached("generation", row, text)
-    assert len(duplicates._SHINGLES) <= 3
+
+
+def test_lru_keeps_the_latest_within_its_size() -> None:
+    cache: LRU[int] = LRU(3)
+    made: list[int] = []
+
+    def make(key: int) -> int:
+        made.append(key)
+        return key * 10
+
+    for key in (1, 2, 3, 1, 4, 2, 1):
+        assert cache.get(key, lambda: make(key)) == key * 10
+    assert made == [1, 2, 3, 4, 2]  # 1 was read again before 4 came, so 2 went first; then 3 went for 2
+    assert len(cache) == 3
+
+
+def test_shingle_hashes_are_kept_per_store(bundled_index: Path, seed_index: Path) -> None:
+    """Each store keeps its own: two generations with the same id (PostgreSQL numbers them 1, 2, ... in every
+    database) once shared one process-wide cache keyed by (generation id, row)."""
+    first, second = Store.open(bundled_index), Store.open(seed_index)
+    try:
+        for store in (first, second):
+            rows = list(range(min(12, store.count())))
+            documents = store.by_rows(rows)
+            duplicates.collapse(store, [(row, 1.0) for row in rows], documents, len(rows))
+        kept = [store.cached("shingle hashes", lambda: None) for store in (first, second)]
+        assert all(isinstance(cache, LRU) for cache in kept) and kept[0] is not kept[1]
+    finally:
+        first.close()
+        second.close()
 
 
 @pytest.mark.parametrize("question", ["Stalin neutral countries", "treaty of friendship xyzzyq", "the"])

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..documents import Document
+from ..lru import LRU
 from ..store.base import StoreReader
 
 SAME_TEXT = 0.97  # cosine of the embedded summaries above which two documents of one date are one telegram
@@ -17,10 +16,7 @@ SAME_WORDS = 0.8  # Jaccard of word 5-gram shingles above which two full texts a
 SHINGLE = 5
 TEXT_CHARS = 4000
 MIX = np.uint64(0x100000001B3)  # the 64-bit FNV prime: mixes the word hashes of a shingle
-SHINGLE_CACHE = 4096  # documents whose shingle hashes are remembered, per (generation, row), least recent dropped
-
-_SHINGLES: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-_LOCK = threading.Lock()
+SHINGLE_CACHE = 4096  # documents whose shingle hashes a store remembers for its generation, least recent dropped
 
 
 def _fingerprint(doc: Document) -> str:
@@ -52,22 +48,6 @@ def _hashed(text: str) -> np.ndarray:
     return np.unique(mixed.view(np.int64))
 
 
-def _cached(generation: str, row: int, text: str) -> np.ndarray:
-    """Shingle hashes of one stored document, computed once per (generation, row) while it stays in the LRU."""
-    key = (generation, row)
-    with _LOCK:
-        found = _SHINGLES.get(key)
-        if found is not None:
-            _SHINGLES.move_to_end(key)
-            return found
-    found = _hashed(text)
-    with _LOCK:
-        _SHINGLES[key] = found
-        while len(_SHINGLES) > SHINGLE_CACHE:
-            _SHINGLES.popitem(last=False)
-    return found
-
-
 def _same_words(first: np.ndarray, second: np.ndarray) -> bool:
     """Jaccard of two shingle-hash sets at or above SAME_WORDS."""
     common = int(np.intersect1d(first, second, assume_unique=True).size)
@@ -96,14 +76,15 @@ def collapse(store: StoreReader, candidates: Sequence[tuple[int, float]], docume
     """
     kept: list[tuple[int, float]] = []
     folded: dict[int, list[int]] = {}
-    generation = store.generation_id
     kept_on: dict[str | None, list[int]] = {}  # date => kept rows of that date
+    shingles: LRU[np.ndarray] = store.cached("shingle hashes", lambda: LRU(SHINGLE_CACHE))
 
     def same(row: int, doc: Document, other: int) -> bool:
         """same_document for two documents of one date, with the texts' shingles from the cache."""
         twin = documents[other]
         if doc.text and twin.text:
-            return _same_words(_cached(generation, row, doc.text), _cached(generation, other, twin.text))
+            return _same_words(shingles.get(row, lambda: _hashed(doc.text)),
+                               shingles.get(other, lambda: _hashed(twin.text)))
         pair = store.vectors_of([row, other])
         cosine = float(pair[0] @ pair[1])
         return same_document(doc, twin, cosine)
