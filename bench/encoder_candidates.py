@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from benchlib import EVAL, RESULTS, machine, percentiles, proc_memory, table
 from conditions import CONDITIONS
+from per_token_int8 import per_token_encoder
 
 from archive_qa import query_encoder
 from archive_qa.archive import open_index
@@ -47,6 +48,7 @@ TOLERANCE = 0.005  # the most one condition may lose, in either mode
 ATTENTION = ("query", "key", "value", "attention.output.dense")
 FFN = ("intermediate.dense", *(f"layer.{i}.output.dense" for i in range(6)))
 ONNX_FFN = tuple(f"layer.{i}/{part}/" for i in range(6) for part in ("intermediate", "output"))
+LAYER0_FFN = ONNX_FFN[:2]  # the first layer's feed-forward pair, the most sensitive to int8 here
 PHRASINGS = ("{q}", "Tell me: {q}", "{q} Cite the documents.", "Question: {q}", "{q} (with sources)")
 
 
@@ -154,6 +156,34 @@ def quantised_encoder(model: Any, suffixes: Sequence[str], per_channel: bool = T
     return query_encoder.QueryEncoder(graph, model)
 
 
+def static_encoder(model: Any, fp32: Sequence[str] = query_encoder.FP32_NODES,
+                   calibration: Sequence[str] = CALIBRATION) -> query_encoder.OnnxEncoder:
+    """An unchecked OnnxEncoder with static int8 MatMuls (QDQ, per-channel weights), activation ranges from the
+    calibration text, the `fp32` nodes left in fp32."""
+    import tempfile
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.texts = iter(calibration)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            text = next(self.texts, None)
+            return None if text is None else {"input_ids": model.preprocess([text])["input_ids"].numpy()}
+
+    with tempfile.TemporaryDirectory(prefix=query_encoder.TEMPORARY) as folder:
+        exported, quantised = Path(folder) / "model.onnx", Path(folder) / "model.static.onnx"
+        query_encoder._export(model, exported)
+        kept = [node.name for node in onnx.load(str(exported)).graph.node
+                if node.op_type == "MatMul" and any(part in node.name for part in fp32)]
+        quantize_static(str(exported), str(quantised), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, op_types_to_quantize=["MatMul"],
+                        nodes_to_exclude=kept)
+        return query_encoder.open_onnx(quantised, model)
+
+
 class Threaded:
     """An encoder run at a given number of intra-op threads, restoring the process's number after each call."""
 
@@ -175,6 +205,7 @@ def candidates(model: Any) -> dict[str, Callable[[], Any]]:
     fp32 = lambda: query_encoder.build(model, int8=False)  # noqa: E731
     q = functools.partial(quantised_encoder, model)
     o = functools.partial(query_encoder.onnx_encoder, model)
+    p = functools.partial(per_token_encoder, model)
     return {
         "fp32": fp32,  # the default before: the frozen fp32 graph
         "fp32-2threads": lambda: Threaded(fp32(), 2),
@@ -192,8 +223,13 @@ def candidates(model: Any) -> dict[str, Callable[[], Any]]:
         "onnx-int8-layer0-ffn-fp32": lambda: o(exclude=query_encoder.FP32_NODES),  # the default, built here
         "default": lambda: query_encoder.build(model),  # the same, as a server gets it: the cached file
         "onnx-int8-attention": lambda: o(exclude=query_encoder.SCORES + ONNX_FFN),
-        "onnx-int8-layer0-up-fp32": lambda: o(exclude=query_encoder.SCORES + ("layer.0/intermediate/",)),
-        "onnx-int8-layer0-down-fp32": lambda: o(exclude=query_encoder.SCORES + ("layer.0/output/",)),
+        "onnx-int8-layer0-up-fp32": lambda: o(exclude=query_encoder.SCORES + LAYER0_FFN[:1]),
+        "onnx-int8-layer0-down-fp32": lambda: o(exclude=query_encoder.SCORES + LAYER0_FFN[1:]),
+        "onnx-int8-layer0-ffn-per-token": lambda: p(LAYER0_FFN),  # the pair in int8, a scale per token
+        "onnx-int8-layer0-up-per-token": lambda: p(LAYER0_FFN[:1], LAYER0_FFN[1:]),  # the second in fp32
+        "onnx-int8-layer0-down-per-token": lambda: p(LAYER0_FFN[1:], LAYER0_FFN[:1]),  # the first in fp32
+        "onnx-int8-all-ffn-per-token": lambda: p(ONNX_FFN),  # every feed-forward MatMul, a scale per token
+        "onnx-static-int8": lambda: static_encoder(model),  # activation ranges fixed from the calibration text
     }
 
 
