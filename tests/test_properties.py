@@ -8,7 +8,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from archive_qa.dates import DateParseError, PartialDate, parse_date
@@ -199,6 +199,26 @@ def test_snippet_window_is_the_full_scans(source: str, data: st.DataObject) -> N
     reach = data.draw(st.sampled_from([0, 5, 560]))
     assert _around(source, anchor, start - reach, end + reach) == _window_by_full_scan(
         source, anchor, start - reach, end + reach)
+
+
+word_soup = st.lists(st.sampled_from(["Tests", "tested", "TESTING", "attest", "test_x", "tést", "\u212aing", "kings",
+                                      "1951", "x1951", "İstanbul", "istanbul", "some", "somes", "the", "un", "United",
+                                      "a", "think", "Thinking", "thought", "thoughts", " ", "\n", ".", "-", "_", "Ü",
+                                      "\u00a0"]), max_size=60).map("".join)
+
+
+@settings(max_examples=300)
+@given(word_soup | st.text(max_size=200), word_soup | st.text(max_size=40))
+@example("I think so", "Thinking")  # "think" is a stop word, though the stem of "thinking"
+@example("some somes", "somes")
+@example("xtests untested", "tests")  # the stem inside words, not at their start
+@example("\u212aings", "kings")  # the Kelvin sign's lower case is k
+@example("İstanbul", "istanbul")  # İ lowers to two characters
+def test_question_stems_are_the_stems_shared_with_the_question(piece: str, question: str) -> None:
+    from archive_qa.evidence import question_stems
+    from archive_qa.words import stems
+
+    assert question_stems(piece, stems(question)) == stems(piece) & stems(question)
 
 
 @given(texts | st.text(max_size=80))

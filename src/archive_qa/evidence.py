@@ -20,7 +20,7 @@ import numpy as np
 
 from .documents import Document
 from .passages import sentence_spans
-from .words import stems, word_stem
+from .words import STOPWORDS, stems, word_stem
 
 MAX_SPANS = 3
 PASSAGES_READ = 2  # best passages of a document whose sentences are weighed
@@ -30,6 +30,7 @@ PRONOUN_PENALTY = 0.15  # "He said …" loses its subject once quoted alone
 SNIPPET_WORDS = 14  # words either side of the first marked word
 _PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_ALNUM = re.compile(r"[a-z0-9]+")  # a word as `words.content_words` cuts it from lower-case text
 _TOKEN = re.compile(r"\S+")
 _ASCII_WORDY = re.compile(r"(?<!\S)(?=\S*[A-Za-z])[^\s0-9\x80-\U0010ffff]+(?!\S)")  # all-ASCII, a letter, no digit
 _NON_ASCII = re.compile(r"\S*[^\s\x00-\x7f]\S*")  # a whitespace token holding a character beyond ASCII
@@ -70,8 +71,8 @@ def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[t
     passage_rows = [p for found in passages.values() for p, _, _ in found]
     passage_similarity = dict(zip(passage_rows, _cosines(store.passage_vectors(passage_rows), query))) \
         if query is not None and passage_rows else {}
-    passage_bags = {p: stems(doc.text[a:b]) for row, doc in ranked if doc.text
-                    for p, a, b in passages.get(row, [])}
+    passage_bags = {p: question_stems(doc.text[a:b], words) for row, doc in ranked if doc.text
+                    for p, a, b in passages.get(row, [])}  # only the question's stems: all that is asked of them
     bags = [stems(" ".join(filter(None, (doc.title, doc.summary)))).union(
         *(passage_bags[p] for p, _, _ in passages.get(row, []) if p in passage_bags)) for row, doc in ranked]
     weights = _rarity(words, bags)
@@ -93,6 +94,29 @@ def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[t
         spans.sort(key=lambda s: -s.score)
         found[doc.id] = _distinct(spans)[:MAX_SPANS]
     return found
+
+
+def question_stems(piece: str, wanted: frozenset[str]) -> frozenset[str]:
+    """`stems(piece) & wanted`, found by looking for each wanted stem rather than stemming every word of the piece.
+
+    A new document's passages were all stemmed for the few words a question has (2 ms of a question on FRUS
+    with passages). `wanted` holds stems, as `words.stems` makes them: ASCII letters and digits. A word of the
+    piece has one of them as its stem only where it starts with it, so only those words are stemmed.
+    """
+    low = piece.lower()
+    found = []
+    for stem in wanted:
+        at = low.find(stem)
+        while at >= 0:
+            if at and _ALNUM.match(low, at - 1):  # inside a word: not where a word starts
+                at = low.find(stem, at + 1)
+                continue
+            word = _ALNUM.match(low, at).group()
+            if len(word) > 1 and word not in STOPWORDS and word_stem(word) == stem:
+                found.append(stem)
+                break
+            at = low.find(stem, at + len(word))
+    return frozenset(found)
 
 
 def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
