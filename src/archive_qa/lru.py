@@ -11,7 +11,8 @@ V = TypeVar("V")
 
 
 class LRU(Generic[V]):
-    """At most `size` values by key; `get` makes a missing one outside the lock (two threads may both make it)."""
+    """At most `size` values (never None) by key; `get` makes a missing one outside the lock, so two threads asking
+    at once may both make it, and the last one made is kept."""
 
     def __init__(self, size: int) -> None:
         self.size = size
