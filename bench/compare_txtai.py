@@ -417,8 +417,13 @@ def main(argv: list[str] | None = None) -> int:
         if "ours-http" in systems and "ours" not in builds:
             builds.insert(0, "ours")
         if args.ours_index:  # reuse an index of the same corpus: no archive_qa build is timed
-            if not (work / "ours").is_symlink():
-                (work / "ours").symlink_to(args.ours_index.resolve())
+            link = work / "ours"
+            if link.is_symlink() and link.resolve() != args.ours_index.resolve():
+                link.unlink()  # a --keep folder from a run over another index
+            elif link.exists() and not link.is_symlink():
+                raise SystemExit(f"{link} holds a build of its own; give --keep another folder to use --ours-index")
+            if not link.is_symlink():
+                link.symlink_to(args.ours_index.resolve())
             builds = [system for system in builds if system != "ours"]
         runs = {f"{system}-build": reused_build(work, system) or run_child(f"{system}-build", args, work)
                 for system in builds}
