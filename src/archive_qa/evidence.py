@@ -73,7 +73,7 @@ def collect(store: Any, question: str, vector: np.ndarray | None, ranked: list[t
         if query is not None and passage_rows else {}
     passage_bags = {p: question_stems(doc.text[a:b], words) for row, doc in ranked if doc.text
                     for p, a, b in passages.get(row, [])}  # only the question's stems: all that is asked of them
-    bags = [stems(" ".join(filter(None, (doc.title, doc.summary)))).union(
+    bags = [question_stems(" ".join(filter(None, (doc.title, doc.summary))), words).union(
         *(passage_bags[p] for p, _, _ in passages.get(row, []) if p in passage_bags)) for row, doc in ranked]
     weights = _rarity(words, bags)
     found: dict[str, list[Span]] = {}
