@@ -116,11 +116,11 @@ def test_recent_reads_are_kept_within_their_bound(bundled_index: Path, monkeypat
     postings = TermPostings(store.generation)
     words = corpus_words(store, 200)
     first = {word: postings.scores("fts", word, WEIGHTS["fts"]) for word in words}
-    assert postings._recent_bytes <= 2000 or len(postings._recent) == 1
+    assert postings._recent.total <= 2000 or len(postings._recent) == 1
     for word in reversed(words):  # asked again, from the memory or the file: the same rows and scores
         again = postings.scores("fts", word, WEIGHTS["fts"])
         assert (again is None) == (first[word] is None)
         if again is not None:
             assert again[0].tolist() == first[word][0].tolist() and again[1].tolist() == first[word][1].tolist()
             assert postings.occurs(word, [int(again[0][-1])]) is True
-    assert postings._recent_bytes <= 2000 or len(postings._recent) == 1
+    assert postings._recent.total <= 2000 or len(postings._recent) == 1

@@ -22,16 +22,15 @@ import logging
 import math
 import os
 import sqlite3
-import threading
 from array import array
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..documents import Document
+from ..lru import LRU
 from .analysis import analyze, term_counts
 from .database import fts_fields
 
@@ -125,9 +124,7 @@ class TermPostings:
         self._terms: list[str] = saved["terms"]  # sorted: looked up by bisection (a dict of them is ~3x the memory)
         self._offsets = np.asarray(saved["offsets"], dtype=np.int64)
         self._phrases: dict[str, tuple[int, int] | None] = {}
-        self._recent: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()  # (start, end) => postings read
-        self._recent_bytes = 0
-        self._lock = threading.Lock()
+        self._recent: LRU[np.ndarray] = LRU(READ_MEMORY, cost=lambda read: read.nbytes)  # (start, end) => postings
         if len(self._offsets) != len(self._terms) + 1 or (len(self._offsets) and self._offsets[-1] != self._length):
             raise ValueError(f"{directory / TERMS} does not match {directory / POSTINGS}")
         self.rows = len(lengths[0])
@@ -142,24 +139,15 @@ class TermPostings:
         """Postings start..end, read from the file (the OS caches its pages; they are not this process's memory,
         as a memory map's touched pages would be: ~25 MiB more server RSS over the FRUS benchmark). The latest
         READ_MEMORY bytes read are kept: BM25, the fusion's trust and the verdict each ask for a question's words."""
-        key = (start, end)
-        with self._lock:
-            found = self._recent.get(key)
-            if found is not None:
-                self._recent.move_to_end(key)
-                return found
+        return self._recent.get((start, end), lambda: self._from_file(start, end))
+
+    def _from_file(self, start: int, end: int) -> np.ndarray:
+        """Postings start..end as the file holds them."""
         size = self._dtype.itemsize
         data = os.pread(self._file, (end - start) * size, self._start + start * size)
         if len(data) != (end - start) * size:
             raise OSError(f"postings file is shorter than its terms say ({len(data)} of {(end - start) * size} bytes)")
-        found = np.frombuffer(data, dtype=self._dtype)
-        with self._lock:
-            if key not in self._recent:
-                self._recent[key] = found
-                self._recent_bytes += found.nbytes
-                while self._recent_bytes > READ_MEMORY and len(self._recent) > 1:
-                    self._recent_bytes -= self._recent.popitem(last=False)[1].nbytes
-        return found
+        return np.frombuffer(data, dtype=self._dtype)
 
     @classmethod
     def open(cls, directory: Path) -> TermPostings | None:
