@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 
-from archive_qa import query_encoder
+from archive_qa import encoder_graph, query_encoder
 
 QUESTIONS = ["What did Stalin say about neutral countries?", "1952",
              "Why did the Embassy in Moscow doubt the Soviet note on German reunification in March 1952?",
@@ -94,6 +96,9 @@ def test_the_int8_file_is_exported_once_into_the_cache_and_reused(embedder, cach
     [folder] = [p for p in cache.iterdir() if not p.name.startswith(".")]
     assert {query_encoder.INT8_FILE, query_encoder.PROBES_FILE} <= {p.name for p in folder.iterdir()}
     assert not [p for p in cache.iterdir() if p.name.startswith(".export-")], "the scratch folder was renamed"
+    saved = onnx.load(str(folder / query_encoder.INT8_FILE)).graph.node
+    assert [node.op_type for node in saved].count("MultiHeadAttention") == 6, "servers get the rewritten attention"
+    assert not [node for node in saved if node.op_type == "Softmax"]
     made = (folder / query_encoder.INT8_FILE).stat().st_mtime_ns
     second = query_encoder.build(embedder._model)
     assert (folder / query_encoder.INT8_FILE).stat().st_mtime_ns == made, "the second build exported again"
@@ -110,3 +115,67 @@ def test_a_damaged_cached_file_is_exported_again(embedder, cache, caplog) -> Non
     assert "exporting it again" in caplog.text and str(folder) in caplog.text
     expected = library(embedder, [QUESTIONS[2]])[0]
     assert float(encoder.encode(QUESTIONS[2]) @ expected) >= query_encoder.MIN_COSINE
+
+
+@pytest.fixture(scope="module")
+def exported(embedder, tmp_path_factory) -> tuple[Path, Path]:
+    """The model's fp32 export and its plain int8 graph (no rewrite), made once for the module."""
+    folder = tmp_path_factory.mktemp("export")
+    fp32 = folder / "model.onnx"
+    query_encoder._export(embedder._model, fp32)
+    return fp32, query_encoder._quantised(fp32, query_encoder.FP32_NODES)
+
+
+def pooled(model: onnx.ModelProto | Path, embedder, texts: list[str]) -> list[np.ndarray]:
+    """The graph's mean-pooled output for each text, at one thread."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    source = str(model) if isinstance(model, Path) else model.SerializeToString()
+    session = onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    tokens = query_encoder.token_ids(embedder._model)
+    return [session.run(None, {"input_ids": tokens(text)})[0] for text in texts]
+
+
+def test_the_attention_rewrite_keeps_the_fp32_exports_vectors(embedder, exported) -> None:
+    fp32, _ = exported
+    model = onnx.load(str(fp32))
+    assert encoder_graph.rewrite(model, 12) == 6
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("MultiHeadAttention") == 6 and "Softmax" not in kinds and "Transpose" not in kinds
+    assert len(kinds) < len(onnx.load(str(fp32)).graph.node) / 2
+    onnx.checker.check_model(model)
+    for want, got in zip(pooled(fp32, embedder, QUESTIONS), pooled(model, embedder, QUESTIONS)):
+        assert np.abs(want - got).max() < query_encoder.TOLERANCE
+
+
+def test_packed_projections_give_the_int8_graphs_vectors_bit_for_bit(embedder, exported) -> None:
+    _, int8 = exported
+    model = onnx.load(str(int8))
+    assert encoder_graph.rewrite(model, 12, heads=False) == 6
+    before = [node.op_type for node in onnx.load(str(int8)).graph.node].count("MatMulInteger")
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("Split") == 6 and kinds.count("MatMulInteger") == before - 2 * 6  # 3 products a layer: 1
+    for want, got in zip(pooled(int8, embedder, QUESTIONS), pooled(model, embedder, QUESTIONS)):
+        assert np.array_equal(want, got)
+
+
+def test_a_layer_the_rewrite_does_not_recognise_is_left_as_exported(embedder, exported) -> None:
+    fp32, _ = exported
+    model = onnx.load(str(fp32))
+    for node in model.graph.node:
+        if node.name == "/body/encoder/layer.3/attention/self/key/Add":
+            node.name = "/body/encoder/layer.3/attention/self/k_proj/Add"  # another architecture's naming
+    assert encoder_graph.rewrite(model, 12) == 5
+    kinds = [node.op_type for node in model.graph.node]
+    assert kinds.count("MultiHeadAttention") == 5 and kinds.count("Softmax") == 1
+    for want, got in zip(pooled(fp32, embedder, QUESTIONS[:2]), pooled(model, embedder, QUESTIONS[:2])):
+        assert np.abs(want - got).max() < query_encoder.TOLERANCE
+
+
+def test_a_rewrite_that_would_change_the_vectors_is_not_used(embedder, exported, monkeypatch, caplog) -> None:
+    fp32, _ = exported
+    wrong = encoder_graph.rewrite
+    monkeypatch.setattr(encoder_graph, "rewrite", lambda model, heads, **kw: wrong(model, heads * 2, **kw))
+    with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
+        assert query_encoder._attention_heads(embedder._model, fp32) is None  # 24 heads of 16: other vectors
+    assert "attention left as exported" in caplog.text
