@@ -174,8 +174,26 @@ def test_a_layer_the_rewrite_does_not_recognise_is_left_as_exported(embedder, ex
 
 def test_a_rewrite_that_would_change_the_vectors_is_not_used(embedder, exported, monkeypatch, caplog) -> None:
     fp32, _ = exported
-    wrong = encoder_graph.rewrite
-    monkeypatch.setattr(encoder_graph, "rewrite", lambda model, heads, **kw: wrong(model, heads * 2, **kw))
+    assert query_encoder._attention_heads(embedder._model, fp32) == 12
+    monkeypatch.setattr(embedder._model[0].auto_model.config, "num_attention_heads", 24)  # a config that lies
     with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
         assert query_encoder._attention_heads(embedder._model, fp32) is None  # 24 heads of 16: other vectors
+    assert "attention left as exported" in caplog.text
+
+
+def test_an_onnx_runtime_without_the_attention_operator_keeps_the_exported_graph(embedder, exported, monkeypatch,
+                                                                                 caplog) -> None:
+    fp32, _ = exported
+    wrong = encoder_graph.rewrite
+
+    def unknown_operator(model, heads, **kw):
+        count = wrong(model, heads, **kw)
+        for node in model.graph.node:
+            if node.op_type == "MultiHeadAttention":
+                node.op_type = "MultiHeadAttentionFromTheFuture"
+        return count
+
+    monkeypatch.setattr(encoder_graph, "rewrite", unknown_operator)
+    with caplog.at_level("WARNING", logger="archive_qa.query_encoder"):
+        assert query_encoder._attention_heads(embedder._model, fp32) is None
     assert "attention left as exported" in caplog.text

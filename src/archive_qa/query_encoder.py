@@ -288,11 +288,15 @@ def _attention_heads(model: Any, exported: Path) -> int | None:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.log_severity_level = 3
-    plain, rewritten = (onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
-                        for source in (str(exported), proto.SerializeToString()))
     tokens = token_ids(model)
-    error = max(float(np.abs(plain.run(None, {"input_ids": tokens(text)})[0]
-                             - rewritten.run(None, {"input_ids": tokens(text)})[0]).max()) for text in PROBES)
+    try:
+        plain, rewritten = (onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+                            for source in (str(exported), proto.SerializeToString()))
+        error = max(float(np.abs(plain.run(None, {"input_ids": tokens(text)})[0]
+                                 - rewritten.run(None, {"input_ids": tokens(text)})[0]).max()) for text in PROBES)
+    except Exception as exc:  # an ONNX Runtime without the attention operator: the graph as exported
+        log.warning("question encoder: attention left as exported (%s: %s)", type(exc).__name__, exc)
+        return None
     if error > TOLERANCE:
         log.warning("question encoder: attention left as exported (the rewrite differs by %.2g on the probes)", error)
         return None
