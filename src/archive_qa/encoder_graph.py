@@ -6,7 +6,7 @@ Gather, Unsqueeze, Concat), each a kernel of its own in ONNX Runtime. `rewrite` 
 the projections one `com.microsoft.MultiHeadAttention` node and, in the int8 graph, the three projections,
 which share one quantised input, one MatMulInteger over their weights side by side (per-column scales, so
 each column is computed as before: the same vectors bit for bit), split in three. Encode p50 of a new dev
-question at one thread 3.16 -> 2.98 ms, candidates interleaved; worst dev condition -0.0048 nDCG@10 against
+question at one thread 3.19 -> 3.05 ms, candidates interleaved; worst dev condition -0.0048 nDCG@10 against
 the fp32 graph, as the plain int8 graph's -0.0047 (bench/encoder_candidates.py, README "Question encoder").
 
 Layers are matched by the Hugging Face BERT export's node names (".../attention/self/query/Add"); a layer
