@@ -39,12 +39,13 @@ def rewrite(model: Any, num_heads: int, heads: bool = True, pack: bool = True) -
         for name in node.input:
             consumers[name].append(node)
     initializers = {tensor.name: tensor for tensor in graph.initializer}
+    order = {node.output[0]: at for at, node in enumerate(graph.node) if node.output}
     blocks: dict[str, list[Any]] = defaultdict(list)
     for node in graph.node:
         if "/attention/self/" in node.name:
             blocks[node.name.split("/attention/self/")[0] + "/attention/self/"].append(node)
-    added: list[Any] = []
-    replaced: set[str] = set()
+    standing_in: dict[str, list[Any]] = {}  # output of a node replaced => the nodes put in its place
+    rewritten = set()
     for prefix, nodes in blocks.items():
         found = _attention(prefix, nodes, consumers, num_heads)
         if found is None:
@@ -52,23 +53,26 @@ def rewrite(model: Any, num_heads: int, heads: bool = True, pack: bool = True) -
             continue
         attention, projections = found
         if heads:
-            added.append(attention)
-            replaced.add(attention.output[0])
+            standing_in[attention.output[0]] = [attention]
+            rewritten.add(prefix)
         packed = _packed_projections(prefix, projections, producer, initializers) if pack else None
         if packed is not None:
             nodes_added, tensors = packed
-            added += nodes_added
             graph.initializer.extend(tensors)
-            replaced |= {node.output[0] for node in projections}
-    if not added:
+            # the packed product takes the place of the first projection: what it reads comes before all three
+            first, *others = sorted(projections, key=lambda node: order[node.output[0]])
+            standing_in[first.output[0]] = nodes_added
+            standing_in.update((node.output[0], []) for node in others)
+            rewritten.add(prefix)
+    if not rewritten:
         return 0
-    kept = [node for node in graph.node if not set(node.output) & replaced] + added
-    _replace_nodes(model, _needed(kept, [output.name for output in graph.output]))
+    placed = [new for node in graph.node for new in standing_in.get(node.output[0] if node.output else "", [node])]
+    _replace_nodes(model, _needed(placed, [output.name for output in graph.output]))
     if not any(opset.domain == MS_DOMAIN for opset in model.opset_import):
         from onnx import helper
 
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
-    return len({node.name.split("/attention/self/")[0] for node in added})
+    return len(rewritten)
 
 
 def _attention(prefix: str, nodes: list[Any], consumers: dict[str, list[Any]],
@@ -145,28 +149,14 @@ def _packed_projections(prefix: str, projections: list[Any], producer: dict[str,
 
 
 def _needed(nodes: list[Any], outputs: Iterable[str]) -> list[Any]:
-    """The nodes the outputs depend on, in an order where each comes after what it reads."""
+    """The nodes (in an order where each comes after what it reads) that the outputs depend on, in that order."""
     live = set(outputs)
-    changed = True
-    while changed:
-        changed = False
-        for node in nodes:
-            if live.intersection(node.output) and not live.issuperset(node.input):
-                live.update(node.input)
-                changed = True
-    pending = [node for node in nodes if live.intersection(node.output)]
-    made = {name for node in nodes for name in node.input} - {name for node in nodes for name in node.output}
-    ordered: list[Any] = []
-    while pending:
-        ready = [node for node in pending if made.issuperset(name for name in node.input if name)]
-        if not ready:
-            raise ValueError("encoder graph: the rewritten graph has a cycle")
-        for node in ready:
-            made.update(node.output)
-        ordered += ready
-        done = {id(node) for node in ready}
-        pending = [node for node in pending if id(node) not in done]
-    return ordered
+    kept = []
+    for node in reversed(nodes):
+        if live.intersection(node.output):
+            kept.append(node)
+            live.update(node.input)
+    return kept[::-1]
 
 
 def _replace_nodes(model: Any, nodes: list[Any]) -> None:

@@ -164,7 +164,7 @@ def onnx_encoder(model: Any, int8: bool = True, exclude: Sequence[str] = FP32_NO
     folder only until the session has read them; the session holds its own weights (int8 ones are a quarter
     the size).
     """
-    import onnxruntime  # noqa: F401  (missing, the caller falls back before exporting)
+    import onnxruntime  # noqa: F401  (first: without it the caller falls back before paying for an export)
 
     with tempfile.TemporaryDirectory(prefix=TEMPORARY) as folder:
         path = Path(folder) / "model.onnx"
