@@ -229,3 +229,20 @@ def test_prose_word_count_is_the_per_character_rule(text: str) -> None:
     wordy = sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in words)
     expected = len(words) >= MIN_WORDS and not _NOT_PROSE.search(text) and wordy >= 0.6 * len(words)
     assert _prose(text) == expected
+
+
+@settings(max_examples=300)
+@given(word_soup | st.text(max_size=200), word_soup | st.text(max_size=40), st.data())
+@example("Tests, tested; TESTING attest", "testing", None)
+@example("\u212aings and kings", "kings", None)  # the Kelvin sign lowers to k, one character for one
+@example("İstanbul tests", "tests", None)  # İ lowers to two characters: every word stemmed instead
+def test_marked_words_are_the_words_whose_stem_is_wanted(source: str, question: str, data: st.DataObject | None
+                                                          ) -> None:
+    from archive_qa.evidence import _WORD, marked_words
+    from archive_qa.words import stems, word_stem
+
+    low = data.draw(st.integers(0, len(source))) if data else 0
+    high = data.draw(st.integers(low, len(source))) if data else len(source)
+    wanted = stems(question)
+    expected = [m.span() for m in _WORD.finditer(source, low, high) if word_stem(m.group().lower()) in wanted]
+    assert marked_words(source, low, high, wanted) == expected

@@ -127,13 +127,42 @@ def snippet(doc: Document, span: Span, question: str) -> dict[str, Any]:
     with `marks` [[start, end], ...] of the question's words relative to the snippet's text."""
     source = getattr(doc, span.field) or ""
     wanted = stems(question)
-    anchor = next((m.start() for m in _WORD.finditer(source, span.start, span.end)
-                   if word_stem(m.group().lower()) in wanted), span.start)
+    first = marked_words(source, span.start, span.end, wanted)[:1]
+    anchor = first[0][0] if first else span.start
     start, end = _around(source, anchor, span.start - 40 * SNIPPET_WORDS, span.end + 40 * SNIPPET_WORDS)
-    marks = [[a - start, b - start] for m in _WORD.finditer(source, start, end)
-             if word_stem(m.group().lower()) in wanted for a, b in [m.span()]]
+    marks = [[a - start, b - start] for a, b in marked_words(source, start, end, wanted)]
     return {"field": span.field, "start": start, "end": end, "text": source[start:end], "marks": marks,
             "before": bool(source[:start].strip()), "after": bool(source[end:].strip())}
+
+
+def marked_words(source: str, low: int, high: int, wanted: frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) of each word of source[low:high] (`_WORD`, as `finditer(source, low, high)` cuts them) whose
+    lower-cased stem is one of `wanted`, in order.
+
+    Found like `question_stems`: each wanted stem is looked for in the lower-cased piece and only the words
+    that start with one are stemmed (a snippet's window has ~60 words and a question 3-6 stems). Where lower
+    case changes the piece's length ("İ"), offsets would shift, so every word is stemmed instead.
+    """
+    if not wanted or high <= low:
+        return []
+    piece = source[low:high]
+    lowered = piece.lower()
+    if len(lowered) != len(piece):
+        return [m.span() for m in _WORD.finditer(source, low, high) if word_stem(m.group().lower()) in wanted]
+    starts = set()
+    for stem in wanted:
+        at = lowered.find(stem)
+        while at >= 0:
+            starts.add(at)
+            at = lowered.find(stem, at + 1)
+    found = []
+    for at in sorted(starts):
+        if at and _WORD.match(piece, at - 1):
+            continue  # inside a word
+        word = _WORD.match(piece, at)
+        if word and word_stem(word.group().lower()) in wanted:
+            found.append((low + at, low + word.end()))
+    return found
 
 
 def _around(source: str, anchor: int, low: int, high: int) -> tuple[int, int]:
