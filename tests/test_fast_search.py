@@ -55,6 +55,25 @@ def test_the_short_path_sends_the_routes_bytes(client: httpx.Client) -> None:
     assert declined.content == short.content  # the same question through FastAPI's GET route
 
 
+@pytest.mark.parametrize("params", [
+    {"q": "what did Stalin say about the armistice talks?", "mode": "dense"},  # a person read from the question
+    {"q": "telegrams of July 1951 about Kaesong", "k": 3},  # a period read from the question
+    {"q": "Kaesong", "date_from": "1951-08", "date_to": "1951-09", "mode": "lexical"},
+    {"q": "July 1951 about Kaesong", "date_from": "1952"},  # explicit dates override the question's period
+    {"q": "Mao", "k": 5},  # a person alone: browse
+    {"q": "negotiations in East Asia", "region": "East Asia", "interpret": "false"},
+    {"q": "qqqq zzzz xxxx"},  # nothing answers
+    {"q": "Korea", "date_from": "1800", "date_to": "1801"},  # the filters leave nothing
+])
+def test_the_short_path_sends_the_validated_models_bytes(client: httpx.Client, params: dict) -> None:
+    """The short path serializes the search's dict unvalidated; every key and its order must be the model's."""
+    short = client.get("/api/search", params=params)
+    route = client.post("/api/search", json={**params, "interpret": params.get("interpret") != "false",
+                                             **({"region": [params["region"]]} if "region" in params else {})})
+    assert short.status_code == route.status_code == 200
+    assert short.content == route.content
+
+
 def test_route_answers_and_errors_are_unchanged(client: httpx.Client) -> None:
     twice = client.get("/api/search?q=Stalin&q=Formosa&k=3")
     assert twice.status_code == 200 and twice.json()["query"] == "Formosa"  # FastAPI's reading: the last one

@@ -3,7 +3,7 @@
 FastAPI spends more on a search request than the ranking's own Python besides the encoder: it matches the
 path against every route, solves and validates eleven query parameters through pydantic, and wraps the
 endpoint's response. This ASGI layer answers the common request itself, with the same checks
-(`search.check_query`), the same search (`search.run_search`) and the same JSON (`typed`). Anything it does not read exactly as FastAPI would (a parameter given twice, a `k` that is not
+(`search.check_query`), the same search (`search.run_search`) and the bytes of the same JSON (`typed`). Anything it does not read exactly as FastAPI would (a parameter given twice, a `k` that is not
 plain digits, `format` other than json, an unusual `interpret`, a root path) and any error raised on the
 way goes to the FastAPI route untouched, which then gives its own answer: 422s, exports, 503s and OpenAPI
 are FastAPI's as before. `tests/test_fast_search.py` checks both paths give the same bytes.
@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import HTTPException
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import responses
 from .schemas import SearchBody
 from .search import check_query, run_search
 
@@ -106,6 +106,10 @@ class SearchFastPath:
         return True
 
     def _answer(self, body: SearchBody) -> bytes:
-        """The search's typed JSON, as the route's `typed(responses.Search, ...)` encodes it."""
-        found = run_search(self.fastapi.state.archive, body)
-        return responses.Search.model_validate(found).model_dump_json().encode("utf-8")
+        """The search's JSON, the bytes the route's `typed(responses.Search, ...)` sends, without validating it.
+
+        `search.search` builds every key of `responses.Search` in the model's order, so pydantic's own
+        serializer gives the model's bytes straight from the dict: 0.05 ms against 0.13-0.19 ms for
+        validating and dumping a FRUS response (tests/test_fast_search.py holds the two to the same bytes).
+        """
+        return to_json(run_search(self.fastapi.state.archive, body))
