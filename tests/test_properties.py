@@ -246,3 +246,35 @@ def test_marked_words_are_the_words_whose_stem_is_wanted(source: str, question: 
     wanted = stems(question)
     expected = [m.span() for m in _WORD.finditer(source, low, high) if word_stem(m.group().lower()) in wanted]
     assert marked_words(source, low, high, wanted) == expected
+
+
+period_soup = st.lists(st.sampled_from(["July", "jul.", "1951", "2019", "1399", "19", "51", "between", "and", "to",
+                                        "-", "–", "early", "spring", "of", "the", "s", "'s", "after", "by", " ", ",",
+                                        "\u0661\u0669\u0665\u0661", "1\u0669\u0665\u0661", "14\u0665\u0661"]),
+                       max_size=20).map("".join)
+
+
+@given(period_soup | st.text(max_size=60))
+def test_a_question_without_a_year_matches_no_period_pattern(question: str) -> None:
+    from archive_qa.ranking import question as reading
+
+    if not reading._ANY_YEAR.search(question):
+        assert not any(pattern.search(question) for pattern in (
+            reading._DAYS_OF_MONTH, reading._MONTHS_OF_YEAR, reading._RANGE, reading._OPEN, reading._SINGLE))
+
+
+region_soup = st.lists(st.sampled_from(["East Asia", "east", "asia", "EAST ASIA", "Far", "the Middle East", "Middle",
+                                        "Europe", "Eastern", "Western", "ſ", "\u212a", " ", "-", "Southeast",
+                                        "South-East"]), max_size=12).map("".join)
+
+
+@given(region_soup | st.text(max_size=60))
+def test_a_question_that_the_union_of_region_names_misses_names_no_region(question: str) -> None:
+    import re
+
+    from archive_qa import gazetteer
+    from archive_qa.places import _ANY_REGION_NAME
+
+    if not _ANY_REGION_NAME.search(question):
+        assert not any(re.search(rf"\b{re.escape(name)}\b", question, flags=re.IGNORECASE)
+                       for name in gazetteer.REGION_NAMES)

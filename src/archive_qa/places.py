@@ -139,8 +139,13 @@ def locate(doc: Document) -> Document:
         regions=given_regions or regions_of(found), regions_from="record" if given_regions else "read")
 
 
+_ANY_REGION_NAME = re.compile("|".join(rf"\b{re.escape(name)}\b" for name in gazetteer.REGION_NAMES), re.IGNORECASE)
+
+
 def question_regions(question: str) -> list[tuple[str, int, int]]:
     """(region, start, end) for each region a question names outright ("East Asia", "the Middle East")."""
+    if not _ANY_REGION_NAME.search(question):
+        return []  # most questions: one scan instead of one per name (3 µs against 40)
     found = []
     for name, region in gazetteer.REGION_NAMES.items():
         for match in re.finditer(rf"\b{re.escape(name)}\b", question, flags=re.IGNORECASE):

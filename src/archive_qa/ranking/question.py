@@ -50,6 +50,7 @@ _DAYS_OF_MONTH = re.compile(  # "between 23 and 31 October 1956", "22-27 October
     rf"(?P<y>{YEAR})\b", re.IGNORECASE)
 _OPEN = re.compile(rf"\b(?P<rel>after|since|from|before|until|till|by|prior\s+to)\s+{_point('p')}\b", re.IGNORECASE)
 _SINGLE = re.compile(rf"\b{_point('s')}\b", re.IGNORECASE)
+_ANY_YEAR = re.compile(YEAR)  # every pattern above holds a year: without one, none of them can match
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,8 @@ def read_period(question: str) -> Period | None:
         >>> read_period("What did Mao write to Stalin in July 1951?")
         Period(start=datetime.date(1951, 7, 1), end=datetime.date(1951, 7, 31), loose=False, phrase='July 1951')
     """
+    if not _ANY_YEAR.search(question):
+        return None  # most questions: one scan instead of five patterns' (0.05 ms)
     match = _DAYS_OF_MONTH.search(question)
     if match:
         year = int(match.group("y"))
