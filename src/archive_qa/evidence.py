@@ -209,12 +209,19 @@ def _summary_spans(doc: Document, similarity: float, weights: dict[str, float]) 
 
 def _sentence_spans(source: str, field: str, start: int, end: int, similarity: float,
                     weights: dict[str, float], title: str | None = None) -> list[Span]:
-    """Sentence spans of source[start:end], scored; one that only repeats the title is left out."""
-    keys = frozenset(weights)
+    """Sentence spans of source[start:end], scored; one that only repeats the title is left out.
+
+    Only the stems written somewhere in the piece are looked for in its sentences: a sentence's lower case
+    is a piece of the piece's (stems are ASCII, and lower case maps character by character but for a Greek
+    final sigma), so no other stem can be in it, and most pieces hold none or one of a question's stems.
+    """
+    piece = source[start:end]
+    lowered = piece.lower()
+    keys = frozenset(w for w in weights if w in lowered)
     return [Span(field, start + a, start + b, text,
-                 similarity + OVERLAP_WEIGHT * sum(weights[w] for w in question_stems(text, keys))
+                 similarity + (OVERLAP_WEIGHT * sum(weights[w] for w in question_stems(text, keys)) if keys else 0.0)
                  - (PRONOUN_PENALTY if pronoun else 0.0), similarity)
-            for a, b, text, pronoun in _quotable(source[start:end], title or "")]
+            for a, b, text, pronoun in _quotable(piece, title or "")]
 
 
 @lru_cache(maxsize=4096)

@@ -186,23 +186,13 @@ class Database:
         """The highest document row (-1 when empty)."""
         return self.connection.execute("SELECT coalesce(max(row), -1) FROM documents").fetchone()[0]
 
-    def matching(self, match: str, rows: Iterable[int]) -> set[int]:
-        """Which of `rows` match an FTS5 expression in any field."""
-        rows = [int(row) for row in rows]
-        if not rows:
-            return set()
-        try:
-            return {row for (row,) in self.connection.execute(
-                f"SELECT rowid FROM fts WHERE fts MATCH ? AND rowid IN ({','.join(map(str, rows))})", (match,))}
-        except sqlite3.OperationalError:
-            return set()
-
     @property
     def has_passages(self) -> bool:
-        """Whether this generation has passages (generations written before them have none)."""
+        """Whether this generation has passages (generations written before them, or without them, have none)."""
         if not hasattr(self, "_has_passages"):
             self._has_passages = self.connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone() is not None
+                "SELECT 1 FROM sqlite_master WHERE name = 'passages'").fetchone() is not None and \
+                self.connection.execute("SELECT 1 FROM passages LIMIT 1").fetchone() is not None
         return self._has_passages
 
     def passages_of(self, doc_rows: Iterable[int]) -> dict[int, list[tuple[int, int, int]]]:
@@ -211,10 +201,11 @@ class Database:
         found: dict[int, list[tuple[int, int, int]]] = {}
         if not rows or not self.has_passages:
             return found
-        for doc_row, row, start, end in self.connection.execute(
-                f'SELECT doc_row, row, start, "end" FROM passages WHERE doc_row IN ({",".join(map(str, rows))}) '
-                "ORDER BY doc_row, row"):
-            found.setdefault(doc_row, []).append((row, start, end))
+        for chunk in _chunks(rows, 500):  # marks, not numbers, so a question's statement is the last one's
+            for doc_row, row, start, end in self.connection.execute(
+                    f'SELECT doc_row, row, start, "end" FROM passages WHERE doc_row IN ({",".join("?" * len(chunk))}) '
+                    "ORDER BY doc_row, row", chunk):
+                found.setdefault(doc_row, []).append((row, start, end))
         return found
 
     def passages_by_id(self, doc_id: str) -> list[tuple[int, int]]:
@@ -269,10 +260,11 @@ class Database:
         """Whether each word occurs in at least one of `rows`, in one statement (raises as above)."""
         if not words:
             return {}
-        marks = ",".join(str(int(row)) for row in rows)
+        rows = [int(row) for row in rows]
+        marks = ",".join("?" * len(rows))  # marks, not numbers: the statement is reused for the next question
         sql = "SELECT " + ", ".join(
             [f"EXISTS(SELECT 1 FROM fts WHERE fts MATCH ? AND rowid IN ({marks}))"] * len(words))
-        found = self.connection.execute(sql, [fts_phrases([w]) for w in words]).fetchone()
+        found = self.connection.execute(sql, [value for w in words for value in (fts_phrases([w]), *rows)]).fetchone()
         return {word: bool(hit) for word, hit in zip(words, found)}
 
     def word_by_word(self, words: list[str], rows: list[int]) -> tuple[dict[str, int], dict[str, bool]]:
