@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+MONTH_NAMES = tuple(calendar.month_name)  # read once: each lookup of calendar.month_name formats a date anew
 MONTHS: dict[str, int] = {}
-for _number, _name in enumerate(calendar.month_name):
+for _number, _name in enumerate(MONTH_NAMES):
     if _name:
         MONTHS[_name.lower()] = _number
         MONTHS[_name[:3].lower()] = _number
@@ -74,9 +75,9 @@ class PartialDate:
     def display(self) -> str:
         """Human form: 28 August 1951, August 1951 or 1951."""
         if self.day:
-            return f"{self.day} {calendar.month_name[self.month]} {self.year}"
+            return f"{self.day} {MONTH_NAMES[self.month]} {self.year}"
         if self.month:
-            return f"{calendar.month_name[self.month]} {self.year}"
+            return f"{MONTH_NAMES[self.month]} {self.year}"
         return str(self.year)
 
     @classmethod

