@@ -278,3 +278,18 @@ def test_a_question_that_the_union_of_region_names_misses_names_no_region(questi
     if not _ANY_REGION_NAME.search(question):
         assert not any(re.search(rf"\b{re.escape(name)}\b", question, flags=re.IGNORECASE)
                        for name in gazetteer.REGION_NAMES)
+
+
+cable_soup = st.lists(st.sampled_from(["Deptel", "deptel", "URTEL", "Mytel", "embtel", "Reftel", "tel", "TEL", "Tél",
+                                       "Moscow, July 17, 1951—6 p. m.", "Top Secret", "SECRET", "priority", "Niact",
+                                       "eyes only", " ", "\n", ",", ".", "-", "—", "x", "\u212a", "İ", "ſ", "1951",
+                                       "July", "17"]), max_size=25).map("".join)
+
+
+@given(cable_soup | st.text(max_size=120))
+@example("See Deptel 123.")
+@example("Secret")
+def test_not_prose_is_the_patterns_search(text: str) -> None:
+    from archive_qa.evidence import _NOT_PROSE, not_prose
+
+    assert not_prose(text) == (_NOT_PROSE.search(text) is not None)
