@@ -270,14 +270,10 @@ region_soup = st.lists(st.sampled_from(["East Asia", "east", "asia", "EAST ASIA"
 
 @given(region_soup | st.text(max_size=60))
 def test_a_question_that_the_union_of_region_names_misses_names_no_region(question: str) -> None:
-    import re
-
-    from archive_qa import gazetteer
-    from archive_qa.places import _ANY_REGION_NAME
+    from archive_qa.places import _ANY_REGION_NAME, _REGION_NAMES
 
     if not _ANY_REGION_NAME.search(question):
-        assert not any(re.search(rf"\b{re.escape(name)}\b", question, flags=re.IGNORECASE)
-                       for name in gazetteer.REGION_NAMES)
+        assert not any(pattern.search(question) for _, pattern in _REGION_NAMES)
 
 
 cable_soup = st.lists(st.sampled_from(["Deptel", "deptel", "URTEL", "Mytel", "embtel", "Reftel", "tel", "TEL", "Tél",

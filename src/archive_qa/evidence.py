@@ -220,7 +220,7 @@ def _sentence_spans(source: str, field: str, start: int, end: int, similarity: f
     lowered = piece.lower()
     keys = frozenset(w for w in weights if w in lowered)
     return [Span(field, start + a, start + b, text,
-                 similarity + (OVERLAP_WEIGHT * sum(weights[w] for w in question_stems(text, keys)) if keys else 0.0)
+                 similarity + OVERLAP_WEIGHT * sum(weights[w] for w in question_stems(text, keys))
                  - (PRONOUN_PENALTY if pronoun else 0.0), similarity)
             for a, b, text, pronoun in _quotable(piece, title or "")]
 

@@ -139,7 +139,9 @@ def locate(doc: Document) -> Document:
         regions=given_regions or regions_of(found), regions_from="record" if given_regions else "read")
 
 
-_ANY_REGION_NAME = re.compile("|".join(rf"\b{re.escape(name)}\b" for name in gazetteer.REGION_NAMES), re.IGNORECASE)
+_REGION_NAMES = tuple((region, re.compile(rf"\b{re.escape(name)}\b", re.IGNORECASE))
+                      for name, region in gazetteer.REGION_NAMES.items())
+_ANY_REGION_NAME = re.compile("|".join(pattern.pattern for _, pattern in _REGION_NAMES), re.IGNORECASE)
 
 
 def question_regions(question: str) -> list[tuple[str, int, int]]:
@@ -147,8 +149,8 @@ def question_regions(question: str) -> list[tuple[str, int, int]]:
     if not _ANY_REGION_NAME.search(question):
         return []  # most questions: one scan instead of one per name (3 µs against 40)
     found = []
-    for name, region in gazetteer.REGION_NAMES.items():
-        for match in re.finditer(rf"\b{re.escape(name)}\b", question, flags=re.IGNORECASE):
+    for region, pattern in _REGION_NAMES:
+        for match in pattern.finditer(question):
             if not any(s <= match.start() < e for _, s, e in found):
                 found.append((region, match.start(), match.end()))
     return sorted(found, key=lambda item: item[1])
