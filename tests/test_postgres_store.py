@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -280,11 +281,36 @@ def test_kill_9_mid_ingest_leaves_the_old_collection_answering(pg_cluster: pgser
         assert connection.execute("SELECT count(*) FROM archive_qa_generations WHERE published IS NULL").fetchone() == (0,)
 
 
-def test_a_publish_reaches_a_server_archive(pg_cluster: pgserver.Cluster, embedder, tmp_path: Path) -> None:
+@contextmanager
+def _replay_paused(cluster: pgserver.Cluster) -> Iterator[None]:
+    """The replica holds back what the primary commits until the block ends (a replica that lags)."""
+    with psycopg.connect(pgserver.url(cluster.replica_port, "postgres"), autocommit=True) as replica:
+        replica.execute("SELECT pg_wal_replay_pause()")
+        deadline = time.monotonic() + 30
+        while replica.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0] != "paused":
+            assert time.monotonic() < deadline, "the replica did not pause its replay"
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            replica.execute("SELECT pg_wal_replay_resume()")
+
+
+def test_a_server_archive_opens_and_follows_publishes_while_the_replica_lags(pg_cluster: pgserver.Cluster, embedder,
+                                                                             tmp_path: Path) -> None:
+    from archive_qa.store.postgres import current
+
     url = _database(pg_cluster, "live")
-    ingest("/nonexistent", [DATA / "seed_mao_stalin.jsonl"], MODEL, progress=False, store=url)
-    archive = Archive(tmp_path, store=url, replicas=[_replica(pg_cluster, url)])
-    first = archive.store.generation_id
+    replica = _replica(pg_cluster, url)
+    _answers(replica)  # the replica has replayed the CREATE DATABASE
+    with _replay_paused(pg_cluster):
+        ingest("/nonexistent", [DATA / "seed_mao_stalin.jsonl"], MODEL, progress=False, store=url)
+        with psycopg.connect(replica, autocommit=True) as connection:
+            assert current(connection) is None  # the replica has not seen the first publish
+        archive = Archive(tmp_path, store=url, replicas=[replica])  # so the primary's generation is opened
+        first = archive.store.generation_id
+        result = archive.search(SEED_QUESTION)  # and read from the primary: the replica lacks its tables
+        assert result["results"][0]["date"] == "1951-08-28" and archive.document("seed-05") is not None
     lines = (DATA / "seed_mao_stalin.jsonl").read_text(encoding="utf-8").splitlines()[:4]
     subset = tmp_path / "subset.jsonl"
     subset.write_text("\n".join(lines) + "\n", encoding="utf-8")

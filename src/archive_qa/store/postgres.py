@@ -161,9 +161,18 @@ class Reader:
         self.urls = list(replicas) + [primary]
         self._down_until: dict[str, float] = {}
 
+    @property
+    def primary(self) -> str:
+        """The primary's URL (read last)."""
+        return self.urls[-1]
+
     def run(self, work: Callable[[psycopg.Connection], T]) -> T:
         """`work` on a connection to the first server that answers; a server that fails is skipped a while,
-        but is still tried, last, when every other one fails too (the primary gone while a replica recovers)."""
+        but is still tried, last, when every other one fails too (the primary gone while a replica recovers).
+
+        A replica that lacks a table `work` reads has not replayed the publish that made it: that read goes to
+        the next server, and the replica is asked again on the next read.
+        """
         last: Exception | None = None
         now = time.monotonic()
         up = [u for u in self.urls if self._down_until.get(u, 0.0) <= now]
@@ -178,9 +187,14 @@ class Reader:
                         raise
                     with servers.connection() as connection:
                         return work(connection)
+            except psycopg.errors.UndefinedTable:
+                if url == self.primary:
+                    raise
+                log.info("replica %s has not replayed the generation's tables yet; reading from the next server",
+                         _safe(url))
             except psycopg.OperationalError as error:  # PoolTimeout and PoolClosed are OperationalErrors too
                 last = error
-                if url != self.urls[-1]:
+                if url != self.primary:
                     log.warning("replica %s failed (%s); reading from the next server", _safe(url), error)
                 self._down_until[url] = time.monotonic() + RETRY_REPLICA_S
                 discard_pool(url, servers)
@@ -224,6 +238,8 @@ class PostgresStore:
         """The published generation, read from the replicas when given; refuses one built with another model."""
         reader = reader or Reader(url, replicas)
         info = reader.run(current)
+        if info is None and len(reader.urls) > 1:  # the replicas may not have replayed the first publish yet
+            info = Reader(reader.primary).run(current)
         if info is None:
             raise IndexMissingError(f"no collection in {_safe(url)}; build one with `archive-qa ingest FILE... "
                                     f"--store {_safe(url)}`")
