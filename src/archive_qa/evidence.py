@@ -32,8 +32,8 @@ _PRONOUN_LEAD = re.compile(r"^(he|she|they|it|this|these|his|her|their)\b", re.I
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _ALNUM = re.compile(r"[a-z0-9]+")  # a word as `words.content_words` cuts it from lower-case text
 _TOKEN = re.compile(r"\S+")
-_ASCII_WORDY = re.compile(r"(?<!\S)(?=\S*[A-Za-z])[^\s0-9\x80-\U0010ffff]+(?!\S)")  # all-ASCII, a letter, no digit
-_NON_ASCII = re.compile(r"\S*[^\s\x00-\x7f]\S*")  # a whitespace token holding a character beyond ASCII
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
 MIN_WORDS = 4  # a quotable sentence has at least this many words
 _HEAD_NOT_PROSE = (  # datelines ("Moscow, July 17, 1951—6 p. m.") and markings, at a sentence's start
     r"^\s*(?:[A-Z][A-Za-z .]{1,40}, (?:[A-Z][a-z]{2,9}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,9} \d{4})\s*[—–-]|"
@@ -252,11 +252,16 @@ def _prose(text: str) -> bool:
     words = text.split()
     if len(words) < MIN_WORDS or not_prose(text):
         return False
-    # tokens with a letter and no digit: the all-ASCII ones in one regex pass (there isalpha is [A-Za-z] and
-    # isdigit [0-9]), the few holding other characters ("don’t", "Hammarskjöld") one by one
-    wordy = len(_ASCII_WORDY.findall(text))
-    if not text.isascii():
-        wordy += sum(any(c.isalpha() for c in w) and not any(c.isdigit() for c in w) for w in _NON_ASCII.findall(text))
+    # tokens with a letter and no digit. In an all-ASCII token isalpha is [A-Za-z] and isdigit [0-9], so most
+    # are settled by one isalpha and the rest by two searches; the few holding other characters ("don’t",
+    # "Hammarskjöld", "—") are read character by character (the regex pass this replaces took 3.8 µs a FRUS
+    # sentence; splitting and this loop take 1.9)
+    wordy = 0
+    for w in words:
+        if w.isascii():
+            wordy += w.isalpha() or (_LETTER.search(w) is not None and _DIGIT.search(w) is None)
+        else:
+            wordy += any(c.isalpha() for c in w) and not any(c.isdigit() for c in w)
     return wordy >= 0.6 * len(words)
 
 

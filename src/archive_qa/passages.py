@@ -17,6 +17,7 @@ ABBREVIATIONS = frozenset(("mr.", "mrs.", "dr.", "gen.", "st.", "no.", "u.s.", "
                            "i.e.", "nos.", "art.", "para.", "pp.", "p.", "ca.", "messrs.", "mme.", "mlle."))
 _BOUNDARY = re.compile(r"[.!?][\"”’)\]]*(?=\s+[\"“‘(\[]?[A-Z0-9])|\n\s*\n")
 _WORD = re.compile(r"\S+")
+_INITIALS = re.compile(r"(?:[a-z]\.)+")
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     spans: list[tuple[int, int]] = []
     begin = start
     for match in _BOUNDARY.finditer(text, start, end):
-        stop = match.end() if match.group().strip() else match.start()
-        last = text[begin:stop].rsplit(None, 1)[-1].lower() if text[begin:stop].strip() else ""
-        if match.group().strip() and (last in ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)+", last)):
-            continue  # an abbreviation or an initial ("J. F. Dulles"), not the end of a sentence
+        if text[match.start()] == "\n":  # a blank line: the sentence ends before it
+            stop = match.start()
+        else:  # a mark, unless it ends an abbreviation or an initial ("J. F. Dulles")
+            stop = match.end()
+            last = text[begin:stop].rsplit(None, 1)[-1].lower()  # the mark is not blank, so neither is this
+            if last in ABBREVIATIONS or _INITIALS.fullmatch(last):
+                continue
         spans.append((begin, stop))
         begin = match.end()
     spans.append((begin, end))
@@ -73,8 +77,9 @@ def passage_key(text: str) -> str:
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     """A span without the whitespace at its ends."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+    piece = text[start:end]
+    kept = piece.strip()  # str.strip and str.isspace agree on what is whitespace
+    if not kept:
+        return end, end
+    left = len(piece) - len(piece.lstrip())
+    return start + left, start + left + len(kept)
