@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -297,7 +298,8 @@ def _replay_paused(cluster: pgserver.Cluster) -> Iterator[None]:
 
 
 def test_a_server_archive_opens_and_follows_publishes_while_the_replica_lags(pg_cluster: pgserver.Cluster, embedder,
-                                                                             tmp_path: Path) -> None:
+                                                                             tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
     from archive_qa.store.postgres import current
 
     url = _database(pg_cluster, "live")
@@ -309,8 +311,11 @@ def test_a_server_archive_opens_and_follows_publishes_while_the_replica_lags(pg_
             assert current(connection) is None  # the replica has not seen the first publish
         archive = Archive(tmp_path, store=url, replicas=[replica])  # so the primary's generation is opened
         first = archive.store.generation_id
-        result = archive.search(SEED_QUESTION)  # and read from the primary: the replica lacks its tables
-        assert result["results"][0]["date"] == "1951-08-28" and archive.document("seed-05") is not None
+        with caplog.at_level(logging.INFO, logger="archive_qa.store.postgres"):
+            result = archive.search(SEED_QUESTION)  # and read from the primary: the replica lacks its tables
+            assert result["results"][0]["date"] == "1951-08-28" and archive.document("seed-05") is not None
+        behind = [r for r in caplog.records if "has not replayed the generation's tables" in r.getMessage()]
+        assert len(behind) == 1  # said once, not once for each of the search's reads
     lines = (DATA / "seed_mao_stalin.jsonl").read_text(encoding="utf-8").splitlines()[:4]
     subset = tmp_path / "subset.jsonl"
     subset.write_text("\n".join(lines) + "\n", encoding="utf-8")

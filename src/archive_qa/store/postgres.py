@@ -46,6 +46,7 @@ EXACT_LIMIT = 10_000
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 KEEP = 2  # published generations kept (the one before serves readers that opened it, and lagging replicas)
 RETRY_REPLICA_S = 5.0  # after a replica fails, reads go to the primary this long before the replica is tried again
+BEHIND_NOTE_S = 60.0  # a replica behind the published generation is logged at most this often
 FIELDS = ("title", "summary", "text", "people")
 FIELD_SPAN = 10_000_000  # a term's kept position: field number x FIELD_SPAN + its place in the field
 HEAD = ("title", "summary", "people")
@@ -160,6 +161,7 @@ class Reader:
     def __init__(self, primary: str, replicas: Sequence[str] = ()) -> None:
         self.urls = list(replicas) + [primary]
         self._down_until: dict[str, float] = {}
+        self._behind_noted: dict[str, float] = {}
 
     @property
     def primary(self) -> str:
@@ -190,8 +192,10 @@ class Reader:
             except psycopg.errors.UndefinedTable:
                 if url == self.primary:
                     raise
-                log.info("replica %s has not replayed the generation's tables yet; reading from the next server",
-                         _safe(url))
+                if time.monotonic() >= self._behind_noted.get(url, 0.0):  # once a while, not once a read
+                    self._behind_noted[url] = time.monotonic() + BEHIND_NOTE_S
+                    log.info("replica %s has not replayed the generation's tables yet; reading from the next "
+                             "server (`archive-qa check` shows which generation each replica serves)", _safe(url))
             except psycopg.OperationalError as error:  # PoolTimeout and PoolClosed are OperationalErrors too
                 last = error
                 if url != self.primary:
